@@ -1,0 +1,148 @@
+//! `rudder-apiserver`: the Kubernetes API over the store (issue 4).
+//!
+//! ```text
+//! server     HTTPS port: TLS + client certificates, HTTP/1.1 + h2, identity per connection
+//!   └─ rest  Kubernetes paths → registry; discovery, /version, health; Status errors
+//!   └─ (grpc, later: the Api service on the same port, same registry)
+//! registry   every verb, generic over rudder_api's resource table; calls the
+//!            admission seam (authorizer + admission chain) before the store
+//! storage    the etcd v3 API via etcd-client: get, range, compare-and-swap txns
+//! ```
+//!
+//! [`run`] is what the binary calls; [`serve`] takes a bound listener (tests bind
+//! port 0 first, to write certificates for the port).
+
+pub mod admission;
+pub mod audit;
+pub mod config;
+pub mod error;
+pub mod grpc;
+pub mod openapi;
+pub mod registry;
+pub mod rest;
+pub mod server;
+pub mod storage;
+pub mod table;
+pub mod watch_cache;
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+pub use admission::SecurityHooks;
+pub use config::Config;
+pub use error::{Error, Result};
+
+use admission::RequestContext;
+use registry::{CollectionRef, Registry, WriteOptions};
+use rest::RestApi;
+use rudder_proto::api::v1::api_server::ApiServer;
+use storage::Storage;
+use watch_cache::WatchCaches;
+
+/// Namespaces every cluster has, created at start-up as kube-apiserver does.
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Binds `config.bind` and serves until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| Error::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
+    serve(config, listener, SecurityHooks::default(), shutdown).await
+}
+
+/// Serves on an already bound listener with the given security hooks.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    hooks: SecurityHooks,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    rudder_pki::install_crypto_provider();
+    let tls = config
+        .tls
+        .server_config()
+        .map_err(|e| Error::Startup(format!("serving TLS: {e}")))?;
+    if config
+        .authorization_modes
+        .iter()
+        .any(|m| m != "AlwaysAllow")
+    {
+        tracing::warn!(
+            modes = ?config.authorization_modes,
+            "only AlwaysAllow is implemented yet; every authenticated request is allowed"
+        );
+    }
+    let audit = match &config.audit_log_path {
+        Some(path) => Some(audit::AuditLog::open(path, shutdown.clone()).await?),
+        None => None,
+    };
+    let storage = Storage::connect(&config.store).await?;
+    let caches = WatchCaches::start(&storage, config.watch_history, &shutdown);
+    let registry = Registry::new(storage, hooks).with_watch_caches(caches);
+    let address = listener
+        .local_addr()
+        .map_err(|e| Error::Startup(format!("listener address: {e}")))?;
+    let api = server::Services {
+        rest: RestApi::new(
+            registry.clone(),
+            address.to_string(),
+            shutdown.clone(),
+            config.watch_bookmark_interval,
+        ),
+        grpc: ApiServer::new(grpc::ApiService::new(
+            registry.clone(),
+            shutdown.clone(),
+            config.watch_bookmark_interval,
+        )),
+        audit,
+    };
+    tokio::spawn(
+        ensure_system_namespaces(registry, shutdown.clone())
+            .instrument(tracing::info_span!("bootstrap", what = "namespaces")),
+    );
+    server::serve(listener, tls, api, shutdown).await
+}
+
+/// Creates the system namespaces that are missing, retrying while the store is
+/// unreachable, until done or shut down.
+async fn ensure_system_namespaces(registry: Registry, shutdown: CancellationToken) {
+    let ctx = RequestContext::new(rudder_pki::Identity::new(
+        "system:apiserver",
+        ["system:masters"],
+    ));
+    let Some(resource) = rudder_api::resource::by_plural("", "namespaces") else {
+        tracing::error!("namespaces are missing from the resource table");
+        return;
+    };
+    let namespaces = CollectionRef {
+        resource,
+        namespace: None,
+    };
+    for name in SYSTEM_NAMESPACES {
+        loop {
+            let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            match registry
+                .create(&ctx, &namespaces, body, &WriteOptions::default())
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(namespace = name, "created");
+                    break;
+                }
+                Err(Error::AlreadyExists { .. }) => break,
+                Err(e) => {
+                    tracing::warn!(namespace = name, error = %e, "cannot create yet; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+}

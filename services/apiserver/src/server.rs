@@ -1,0 +1,177 @@
+//! The one HTTPS port: TLS with a required client certificate (rudder-pki's server
+//! config), HTTP/1.1 and h2 (hyper-util's auto builder), the caller's identity read
+//! from the certificate once per connection and carried into every request, REST
+//! and gRPC told apart by Content-Type, and a graceful drain on shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use rudder_pki::connection_identity;
+use rudder_telemetry::ServerTraceLayer;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tower::Layer;
+use tracing::Instrument;
+
+use crate::admission::RequestContext;
+use crate::error::{Error, Result};
+use crate::grpc::ApiService;
+use crate::rest::codec::{self, Body, BoxError};
+use crate::rest::{RestApi, is_grpc};
+use http_body_util::BodyExt;
+use rudder_proto::api::v1::api_server::ApiServer;
+use tower::Service;
+
+/// The front ends sharing the port.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// Kubernetes REST.
+    pub rest: RestApi,
+    /// The gRPC `Api` service.
+    pub grpc: ApiServer<ApiService>,
+    /// Where request lines go (`--audit-log-path`).
+    pub audit: Option<crate::audit::AuditLog>,
+}
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long open requests may take to finish once shutdown starts.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `api` on `listener` until `shutdown` is cancelled, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    api: Services,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let acceptor = TlsAcceptor::from(tls);
+    let graceful = GracefulShutdown::new();
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Startup(format!("listener address: {e}")))?;
+    tracing::info!(address = %local, "serving HTTPS");
+    loop {
+        let (tcp, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let api = api.clone();
+        let watcher = graceful.watcher();
+        let conn_shutdown = shutdown.clone();
+        tokio::spawn(
+            async move {
+                serve_connection(tcp, peer, acceptor, api, watcher, conn_shutdown).await;
+            }
+            .instrument(tracing::info_span!("connection", %peer)),
+        );
+    }
+    drop(listener);
+    tracing::info!("draining connections");
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the drain deadline; closing them");
+    }
+    Ok(())
+}
+
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    api: Services,
+    watcher: hyper_util::server::graceful::Watcher,
+    shutdown: CancellationToken,
+) {
+    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            return;
+        }
+    };
+    let identity = connection_identity(tls.get_ref().1);
+    tracing::debug!(%peer, user = identity.as_ref().map(|i| i.user.as_str()), "connected");
+    let ctx = identity.map(|i| Arc::new(RequestContext::new(i)));
+    let service = tower::service_fn(move |request: Request<Incoming>| {
+        let api = api.clone();
+        let ctx = ctx.clone();
+        let shutdown = shutdown.clone();
+        async move { Ok::<_, Infallible>(route(api, ctx, shutdown, request).await) }
+    });
+    let service = TowerToHyperService::new(ServerTraceLayer::http().layer(service));
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+    if let Err(e) = watcher.watch(conn.into_owned()).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+async fn route(
+    api: Services,
+    ctx: Option<Arc<RequestContext>>,
+    _shutdown: CancellationToken,
+    mut request: Request<Incoming>,
+) -> Response<Body> {
+    let Some(ctx) = ctx else {
+        // The TLS config requires a certificate; a connection without a readable
+        // subject is refused all the same.
+        return codec::error_response(&Error::Unauthorized);
+    };
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().map(str::to_string);
+    let grpc_request = is_grpc(&request);
+    let response = if grpc_request {
+        request.extensions_mut().insert(ctx.clone());
+        let mut grpc = api.grpc.clone();
+        let span = tracing::info_span!("grpc", user = %ctx.user());
+        match grpc.call(request).instrument(span).await {
+            Ok(response) => response.map(|b| b.map_err(BoxError::from).boxed_unsync()),
+            Err(never) => match never {},
+        }
+    } else {
+        let span = tracing::info_span!("rest", user = %ctx.user());
+        api.rest.handle(&ctx, request).instrument(span).await
+    };
+    if let Some(audit) = &api.audit {
+        audit.record(&crate::audit::entry(
+            &ctx,
+            &crate::audit::Observed {
+                method: &method,
+                path: &path,
+                query: query.as_deref(),
+                protocol: if grpc_request { "grpc" } else { "rest" },
+                code: response.status().as_u16(),
+                latency: started.elapsed(),
+            },
+            crate::registry::meta::now_rfc3339(),
+        ));
+    }
+    response
+}

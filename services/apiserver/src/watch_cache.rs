@@ -1,0 +1,617 @@
+//! One watch cache per resource: a single store watch on the resource's prefix
+//! keeps the current objects and a window of recent events, and every client
+//! watch (and every `resourceVersion=0` list) is served from it, so many watchers
+//! cost the store nothing extra.
+//!
+//! Consistency: the cache's state and window change under one lock together with
+//! the broadcast of each event, and a watcher subscribes under that lock, so it
+//! sees every event after its starting revision exactly once. A watcher that
+//! falls behind the broadcast buffer is ended; its client re-watches from the last
+//! revision it saw (or relists on 410), as Kubernetes clients do.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rudder_api::keys;
+use rudder_api::resource::ResourceInfo;
+use rudder_api::selector::{FieldSelector, Selector};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::error::{Error, Result};
+use crate::registry::meta;
+use crate::storage::{Storage, StoreEvent, StoreWatchMessage};
+
+/// Events kept per resource for watchers that resume from an older revision.
+pub const DEFAULT_HISTORY_CAPACITY: usize = 4096;
+/// Events buffered per watcher before it is cut off as too slow.
+const BROADCAST_CAPACITY: usize = 1024;
+
+/// The type of a watch event, as on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// A new object (or one that entered the watcher's selection).
+    Added,
+    /// A changed object.
+    Modified,
+    /// A removed object (or one that left the watcher's selection).
+    Deleted,
+    /// A progress marker carrying only a resourceVersion.
+    Bookmark,
+    /// An error Status; the stream ends after it.
+    Error,
+}
+
+impl EventType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+            EventType::Bookmark => "BOOKMARK",
+            EventType::Error => "ERROR",
+        }
+    }
+}
+
+/// One change in the cache: the object after it (the last state, for a delete,
+/// with the deletion's revision) and before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheEvent {
+    /// ADDED, MODIFIED or DELETED.
+    pub kind: EventType,
+    /// The store key.
+    pub key: String,
+    /// The object after the change (for a delete: as it was, at the delete's revision).
+    pub object: Arc<Value>,
+    /// The object before the change.
+    pub prev: Option<Arc<Value>>,
+    /// The revision of the change.
+    pub revision: i64,
+}
+
+/// Turns a store event into a cache event. Undecodable values are skipped (logged):
+/// one corrupt object must not stop a resource's watchers.
+pub fn convert(event: &StoreEvent) -> Option<CacheEvent> {
+    let key = String::from_utf8(event.key.clone()).ok()?;
+    let prev = event
+        .prev_value
+        .as_ref()
+        .and_then(|v| serde_json::from_slice::<Value>(v).ok())
+        .map(Arc::new);
+    match &event.value {
+        Some(value) => {
+            let object = meta::decode_from_store(value, event.mod_revision).ok()?;
+            Some(CacheEvent {
+                kind: if prev.is_some() {
+                    EventType::Modified
+                } else {
+                    EventType::Added
+                },
+                key,
+                object: Arc::new(object),
+                prev,
+                revision: event.mod_revision,
+            })
+        }
+        None => {
+            let mut last = (*prev.clone()?).clone();
+            meta::set_resource_version(&mut last, event.mod_revision);
+            Some(CacheEvent {
+                kind: EventType::Deleted,
+                key,
+                object: Arc::new(last),
+                prev,
+                revision: event.mod_revision,
+            })
+        }
+    }
+}
+
+/// What one watcher selects: a namespace and label/field selectors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchFilter {
+    /// The resource (for field sets).
+    pub resource: &'static ResourceInfo,
+    /// Only this namespace, when set.
+    pub namespace: Option<String>,
+    /// Label selector.
+    pub labels: Selector,
+    /// Field selector.
+    pub fields: FieldSelector,
+}
+
+impl WatchFilter {
+    /// Whether an object is selected.
+    pub fn matches(&self, object: &Value) -> bool {
+        if let Some(ns) = &self.namespace
+            && meta::meta_str(object, "namespace") != ns
+        {
+            return false;
+        }
+        self.labels.matches_object(object) && self.fields.matches_object(self.resource, object)
+    }
+
+    /// What this watcher sees of an event, as upstream's cache computes it: an
+    /// object that enters the selection is ADDED, one that leaves it is DELETED.
+    pub fn view(&self, event: &CacheEvent) -> Option<EventType> {
+        let now = self.matches(&event.object);
+        let before = event.prev.as_deref().is_some_and(|p| self.matches(p));
+        match event.kind {
+            EventType::Deleted => before.then_some(EventType::Deleted),
+            EventType::Added => now.then_some(EventType::Added),
+            _ => match (before, now) {
+                (true, true) => Some(EventType::Modified),
+                (false, true) => Some(EventType::Added),
+                (true, false) => Some(EventType::Deleted),
+                (false, false) => None,
+            },
+        }
+    }
+}
+
+/// The cached state of one resource.
+#[derive(Debug)]
+struct State {
+    /// Current objects by key.
+    objects: BTreeMap<String, Arc<Value>>,
+    /// The revision `objects` is current at.
+    revision: i64,
+    /// Recent events in revision order.
+    history: VecDeque<Arc<CacheEvent>>,
+    /// Every event after this revision is in `history`.
+    complete_after: i64,
+    /// Live watchers' feed; replaced (ending them) when the cache restarts.
+    sender: broadcast::Sender<Arc<CacheEvent>>,
+    /// How many events `history` keeps.
+    capacity: usize,
+}
+
+impl State {
+    fn new(capacity: usize) -> Self {
+        State {
+            capacity: capacity.max(1),
+            objects: BTreeMap::new(),
+            revision: 0,
+            history: VecDeque::new(),
+            complete_after: 0,
+            sender: broadcast::channel(BROADCAST_CAPACITY).0,
+        }
+    }
+
+    fn apply(&mut self, event: CacheEvent) {
+        if event.revision <= self.revision {
+            return;
+        }
+        match event.kind {
+            EventType::Deleted => {
+                self.objects.remove(&event.key);
+            }
+            _ => {
+                self.objects.insert(event.key.clone(), event.object.clone());
+            }
+        }
+        self.revision = event.revision;
+        let event = Arc::new(event);
+        self.history.push_back(event.clone());
+        while self.history.len() > self.capacity {
+            if let Some(old) = self.history.pop_front() {
+                self.complete_after = old.revision;
+            }
+        }
+        // No receivers is fine: nobody watches right now.
+        let _ = self.sender.send(event);
+    }
+}
+
+/// Where a watch starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchFrom {
+    /// The current state as ADDED events, then changes (no resourceVersion, or "0").
+    Now,
+    /// Changes after this revision.
+    After(i64),
+}
+
+/// A watcher's start: the events to send first, then the live feed.
+#[derive(Debug)]
+pub struct Subscription {
+    /// Events to send before the live ones.
+    pub initial: Vec<Arc<CacheEvent>>,
+    /// Live events; only those after `revision` are new.
+    pub live: broadcast::Receiver<Arc<CacheEvent>>,
+    /// The revision `initial` brings the watcher to.
+    pub revision: i64,
+}
+
+/// The watch cache of one resource.
+#[derive(Debug)]
+pub struct WatchCache {
+    resource: &'static ResourceInfo,
+    state: Mutex<State>,
+    /// The cache's revision, 0 until the first list completes (readiness).
+    revision: watch::Sender<i64>,
+}
+
+impl WatchCache {
+    /// Starts the cache of `resource` on a task that lists, then watches the store,
+    /// and starts over (ending current watchers) whenever the store watch breaks.
+    pub fn start(
+        resource: &'static ResourceInfo,
+        storage: Storage,
+        history_capacity: usize,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        let cache = Arc::new(WatchCache {
+            resource,
+            state: Mutex::new(State::new(history_capacity)),
+            revision: watch::channel(0).0,
+        });
+        let runner = cache.clone();
+        tokio::spawn(
+            async move { runner.run(storage, shutdown).await }.instrument(tracing::info_span!(
+                "watch_cache",
+                resource = resource.plural
+            )),
+        );
+        cache
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated in a way
+        // that matters more than stopping: keep serving.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn run(self: Arc<Self>, storage: Storage, shutdown: CancellationToken) {
+        let prefix = match keys::list_prefix(self.resource, None) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "no key prefix");
+                return;
+            }
+        };
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let result = tokio::select! {
+                () = shutdown.cancelled() => return,
+                r = self.sync(&storage, &prefix) => r,
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "store watch ended; relisting");
+            }
+            {
+                // End every watcher: they resume from their last revision elsewhere.
+                let mut state = self.lock();
+                state.sender = broadcast::channel(BROADCAST_CAPACITY).0;
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Lists the prefix, then follows the store watch until it fails.
+    async fn sync(&self, storage: &Storage, prefix: &str) -> Result<()> {
+        let end = keys::prefix_range_end(prefix.as_bytes());
+        let page = storage.range(prefix.as_bytes(), &end, 0, 0).await?;
+        let mut objects = BTreeMap::new();
+        for item in &page.items {
+            if let (Ok(key), Ok(object)) = (
+                String::from_utf8(item.key.clone()),
+                meta::decode_from_store(&item.value, item.mod_revision),
+            ) {
+                objects.insert(key, Arc::new(object));
+            }
+        }
+        let mut watch = storage
+            .watch_prefix(prefix.as_bytes(), page.revision + 1)
+            .await?;
+        {
+            let mut state = self.lock();
+            state.objects = objects;
+            state.revision = page.revision;
+            state.history.clear();
+            state.complete_after = page.revision;
+        }
+        self.revision.send_replace(page.revision);
+        tracing::debug!(
+            revision = page.revision,
+            objects = page.items.len(),
+            "synced"
+        );
+        loop {
+            match watch.next().await? {
+                None => return Err(Error::Storage("the store ended the watch".into())),
+                Some(StoreWatchMessage::Progress(_)) => {}
+                Some(StoreWatchMessage::Events(events)) => {
+                    let mut last = 0;
+                    {
+                        let mut state = self.lock();
+                        for event in &events {
+                            if let Some(e) = convert(event) {
+                                state.apply(e);
+                            }
+                            last = event.mod_revision;
+                        }
+                    }
+                    self.revision.send_replace(last);
+                }
+            }
+        }
+    }
+
+    /// Waits until the cache has listed (at most `timeout`).
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<i64> {
+        let mut rx = self.revision.subscribe();
+        match tokio::time::timeout(timeout, rx.wait_for(|r| *r > 0)).await {
+            Ok(Ok(r)) => Ok(*r),
+            _ => Err(Error::Timeout(format!(
+                "the watch cache of {} is not ready yet",
+                self.resource.group_resource()
+            ))),
+        }
+    }
+
+    /// The cache's revision (0 before the first list).
+    pub fn revision(&self) -> i64 {
+        *self.revision.borrow()
+    }
+
+    /// Current objects the filter selects, and the revision they are current at.
+    pub fn snapshot(&self, filter: &WatchFilter) -> (Vec<Value>, i64) {
+        let state = self.lock();
+        let items = state
+            .objects
+            .values()
+            .filter(|o| filter.matches(o))
+            .map(|o| (**o).clone())
+            .collect();
+        (items, state.revision)
+    }
+
+    /// Starts a watcher. `After(N)` older than the window is a 410 `Expired`.
+    pub fn subscribe(&self, from: WatchFrom) -> Result<Subscription> {
+        let state = self.lock();
+        let live = state.sender.subscribe();
+        match from {
+            WatchFrom::Now => {
+                let initial = state
+                    .objects
+                    .iter()
+                    .map(|(key, object)| {
+                        Arc::new(CacheEvent {
+                            kind: EventType::Added,
+                            key: key.clone(),
+                            object: object.clone(),
+                            prev: None,
+                            revision: state.revision,
+                        })
+                    })
+                    .collect();
+                Ok(Subscription {
+                    initial,
+                    live,
+                    revision: state.revision,
+                })
+            }
+            WatchFrom::After(rv) => {
+                if rv < state.complete_after {
+                    return Err(Error::Expired(format!(
+                        "too old resource version: {rv} ({})",
+                        state.complete_after
+                    )));
+                }
+                let initial: Vec<_> = state
+                    .history
+                    .iter()
+                    .filter(|e| e.revision > rv)
+                    .cloned()
+                    .collect();
+                Ok(Subscription {
+                    initial,
+                    live,
+                    revision: state.revision.max(rv),
+                })
+            }
+        }
+    }
+}
+
+/// The watch caches of every served resource.
+#[derive(Debug, Clone)]
+pub struct WatchCaches {
+    caches: Arc<BTreeMap<(&'static str, &'static str), Arc<WatchCache>>>,
+}
+
+impl WatchCaches {
+    /// Starts one cache per resource in the table, each keeping `history_capacity`
+    /// events.
+    pub fn start(storage: &Storage, history_capacity: usize, shutdown: &CancellationToken) -> Self {
+        let caches = rudder_api::resource::all()
+            .iter()
+            .filter(|r| r.verbs.contains(&"watch"))
+            .map(|r| {
+                (
+                    (r.group, r.plural),
+                    WatchCache::start(r, storage.clone(), history_capacity, shutdown.clone()),
+                )
+            })
+            .collect();
+        WatchCaches {
+            caches: Arc::new(caches),
+        }
+    }
+
+    /// The cache of `resource`.
+    pub fn get(&self, resource: &ResourceInfo) -> Option<&Arc<WatchCache>> {
+        self.caches.get(&(resource.group, resource.plural))
+    }
+
+    /// Whether every cache has listed.
+    pub fn ready(&self) -> bool {
+        self.caches.values().all(|c| c.revision() > 0)
+    }
+}
+
+/// The JSON line of one event for the wire.
+pub fn event_line(kind: EventType, object: &Value) -> Vec<u8> {
+    /// Field order as upstream writes it: type first.
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        object: &'a Value,
+    }
+    let mut line = serde_json::to_vec(&Line {
+        kind: kind.as_str(),
+        object,
+    })
+    .unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// A BOOKMARK object: the resource's type and only a resourceVersion.
+pub fn bookmark(resource: &ResourceInfo, revision: i64) -> Value {
+    json!({
+        "kind": resource.kind,
+        "apiVersion": resource.api_version(),
+        "metadata": {"resourceVersion": revision.to_string()},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rudder_api::resource::resolve;
+
+    fn put(key: &str, value: &Value, prev: Option<&Value>, rev: i64) -> StoreEvent {
+        StoreEvent {
+            key: key.as_bytes().to_vec(),
+            value: Some(serde_json::to_vec(value).unwrap()),
+            prev_value: prev.map(|p| serde_json::to_vec(p).unwrap()),
+            mod_revision: rev,
+        }
+    }
+
+    fn cm(ns: &str, name: &str, app: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": ns, "labels": {"app": app}}})
+    }
+
+    fn filter(ns: Option<&str>, labels: &str) -> WatchFilter {
+        WatchFilter {
+            resource: resolve("cm").unwrap(),
+            namespace: ns.map(str::to_string),
+            labels: Selector::parse(labels).unwrap(),
+            fields: FieldSelector::default(),
+        }
+    }
+
+    #[test]
+    fn converts_store_events() {
+        let a = cm("x", "a", "web");
+        let added = convert(&put("/registry/configmaps/x/a", &a, None, 5)).unwrap();
+        assert_eq!(added.kind, EventType::Added);
+        assert_eq!(added.object["metadata"]["resourceVersion"], "5");
+        let modified = convert(&put("/registry/configmaps/x/a", &a, Some(&a), 6)).unwrap();
+        assert_eq!(modified.kind, EventType::Modified);
+        let deleted = convert(&StoreEvent {
+            key: b"/registry/configmaps/x/a".to_vec(),
+            value: None,
+            prev_value: Some(serde_json::to_vec(&a).unwrap()),
+            mod_revision: 7,
+        })
+        .unwrap();
+        assert_eq!(deleted.kind, EventType::Deleted);
+        assert_eq!(deleted.object["metadata"]["resourceVersion"], "7");
+        assert_eq!(deleted.object["metadata"]["name"], "a");
+        let corrupt = StoreEvent {
+            key: b"k".to_vec(),
+            value: Some(b"{".to_vec()),
+            prev_value: None,
+            mod_revision: 8,
+        };
+        assert_eq!(convert(&corrupt), None);
+    }
+
+    #[test]
+    fn watchers_see_objects_enter_and_leave_their_selection() {
+        let web = cm("x", "a", "web");
+        let db = cm("x", "a", "db");
+        let f = filter(None, "app=web");
+        let ev = |obj: &Value, prev: Option<&Value>| {
+            convert(&put("/registry/configmaps/x/a", obj, prev, 9)).unwrap()
+        };
+        assert_eq!(f.view(&ev(&web, None)), Some(EventType::Added));
+        assert_eq!(f.view(&ev(&db, None)), None);
+        assert_eq!(f.view(&ev(&web, Some(&web))), Some(EventType::Modified));
+        assert_eq!(f.view(&ev(&web, Some(&db))), Some(EventType::Added));
+        assert_eq!(f.view(&ev(&db, Some(&web))), Some(EventType::Deleted));
+        assert_eq!(f.view(&ev(&db, Some(&db))), None);
+        let other_ns = filter(Some("y"), "");
+        assert_eq!(other_ns.view(&ev(&web, None)), None);
+    }
+
+    #[test]
+    fn history_window_and_subscriptions() {
+        let cache = WatchCache {
+            resource: resolve("cm").unwrap(),
+            state: Mutex::new(State::new(2)),
+            revision: watch::channel(0).0,
+        };
+        {
+            let mut s = cache.lock();
+            s.revision = 10;
+            s.complete_after = 10;
+            for rev in 11..=13 {
+                let obj = cm("x", &format!("o{rev}"), "web");
+                s.apply(
+                    convert(&put(
+                        &format!("/registry/configmaps/x/o{rev}"),
+                        &obj,
+                        None,
+                        rev,
+                    ))
+                    .unwrap(),
+                );
+            }
+            // Replays of old revisions change nothing.
+            let old = cm("x", "zombie", "web");
+            s.apply(convert(&put("/registry/configmaps/x/zombie", &old, None, 12)).unwrap());
+        }
+        let now = cache.subscribe(WatchFrom::Now).unwrap();
+        assert_eq!(now.initial.len(), 3);
+        assert_eq!(now.revision, 13);
+        let after = cache.subscribe(WatchFrom::After(11)).unwrap();
+        let revs: Vec<_> = after.initial.iter().map(|e| e.revision).collect();
+        assert_eq!(revs, [12, 13]);
+        assert_eq!(
+            cache.subscribe(WatchFrom::After(12)).unwrap().initial.len(),
+            1
+        );
+        // Capacity 2: the event at 11 fell out, so 11 is the oldest resumable revision.
+        let err = cache.subscribe(WatchFrom::After(10)).unwrap_err();
+        assert_eq!(err.code(), 410);
+        assert_eq!(err.to_string(), "too old resource version: 10 (11)");
+        let (items, rev) = cache.snapshot(&filter(Some("x"), ""));
+        assert_eq!((items.len(), rev), (3, 13));
+    }
+
+    #[test]
+    fn wire_lines() {
+        let line = event_line(EventType::Added, &json!({"a": 1}));
+        assert_eq!(line, b"{\"type\":\"ADDED\",\"object\":{\"a\":1}}\n");
+        let b = bookmark(resolve("deploy").unwrap(), 42);
+        assert_eq!(
+            b,
+            json!({"kind": "Deployment", "apiVersion": "apps/v1", "metadata": {"resourceVersion": "42"}})
+        );
+    }
+}

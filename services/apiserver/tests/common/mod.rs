@@ -1,0 +1,503 @@
+//! The harness the API server tests share: a store process (real etcd 3.4, or
+//! rudder-store: same etcd-style flags, same mTLS) on loopback ports with fresh
+//! certificates and data, an in-process API server on a port of its own, an HTTPS
+//! client with the admin certificate, and the real kubectl.
+//!
+//! `RUDDER_TEST_STORE=etcd` (default) or `rudder-store` picks the store; for the
+//! latter `RUDDER_STORE_BIN` names the binary. Every assertion is the same for both.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener as StdListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use rudder_apiserver::SecurityHooks;
+use rudder_apiserver::config::Config;
+use rudder_apiserver::registry::Registry;
+use rudder_apiserver::storage::{Storage, StoreConfig};
+use rudder_pki::certs::{CertsLayout, CertsOptions, write_cluster_certs};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+/// Polls an async condition until it holds or the timeout passes, then fails.
+#[macro_export]
+macro_rules! assert_eventually {
+    ($cond:expr, $timeout:expr, $($msg:tt)+) => {{
+        let deadline = std::time::Instant::now() + $timeout;
+        loop {
+            if $cond {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!($($msg)+);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }};
+}
+
+pub const KUBECTL: &str = "/usr/bin/kubectl";
+pub const ETCD: &str = "/usr/bin/etcd";
+
+/// Which store the tests run against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Debian's etcd 3.4.
+    Etcd,
+    /// rudder-store, from the given binary.
+    RudderStore(PathBuf),
+}
+
+impl StoreKind {
+    /// From `RUDDER_TEST_STORE` / `RUDDER_STORE_BIN`.
+    pub fn from_env() -> Self {
+        match std::env::var("RUDDER_TEST_STORE").as_deref() {
+            Ok("rudder-store") => {
+                let bin = std::env::var("RUDDER_STORE_BIN")
+                    .expect("RUDDER_TEST_STORE=rudder-store needs RUDDER_STORE_BIN");
+                StoreKind::RudderStore(PathBuf::from(bin))
+            }
+            _ => StoreKind::Etcd,
+        }
+    }
+
+    fn binary(&self) -> &Path {
+        match self {
+            StoreKind::Etcd => Path::new(ETCD),
+            StoreKind::RudderStore(bin) => bin,
+        }
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// One store process with mTLS, killed on drop.
+pub struct TestStore {
+    pub endpoint: String,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl TestStore {
+    /// Starts the store with the member certificate from `layout` and waits until it
+    /// answers a read.
+    pub async fn start(kind: &StoreKind, layout: &CertsLayout, dir: &Path) -> Self {
+        let client_port = free_port();
+        let peer_port = free_port();
+        let metrics_port = free_port();
+        let tls = layout.store_member_tls("default");
+        let endpoint = format!("https://127.0.0.1:{client_port}");
+        let peer = format!("https://127.0.0.1:{peer_port}");
+        let data = dir.join("store-data");
+        let log = std::fs::File::create(dir.join("store.log")).expect("log file");
+        let child = Command::new(kind.binary())
+            .args([
+                "--name=default".to_string(),
+                format!("--data-dir={}", data.display()),
+                format!("--listen-client-urls={endpoint}"),
+                format!("--advertise-client-urls={endpoint}"),
+                format!("--listen-peer-urls={peer}"),
+                format!("--initial-advertise-peer-urls={peer}"),
+                format!("--initial-cluster=default={peer}"),
+                "--initial-cluster-state=new".into(),
+                format!("--trusted-ca-file={}", tls.ca.display()),
+                format!("--cert-file={}", tls.cert.display()),
+                format!("--key-file={}", tls.key.display()),
+                "--client-cert-auth".into(),
+                format!("--peer-trusted-ca-file={}", tls.ca.display()),
+                format!("--peer-cert-file={}", tls.cert.display()),
+                format!("--peer-key-file={}", tls.key.display()),
+                "--peer-client-cert-auth".into(),
+                format!("--listen-metrics-urls=http://127.0.0.1:{metrics_port}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", kind.binary().display()));
+        let store = TestStore {
+            endpoint,
+            dir: dir.to_path_buf(),
+            child,
+        };
+        let config = store.config(layout);
+        let mut ready = false;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(storage) = Storage::connect(&config).await
+                && storage.current_revision().await.is_ok()
+            {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ready, "store never became ready; log:\n{}", store.log());
+        store
+    }
+
+    /// How the API server reaches this store.
+    pub fn config(&self, layout: &CertsLayout) -> StoreConfig {
+        StoreConfig {
+            endpoints: vec![self.endpoint.clone()],
+            tls: Some(layout.apiserver_etcd_client_tls()),
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("store.log")).unwrap_or_default()
+    }
+
+    /// Stops the store with SIGKILL.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Certificates, a store and (optionally) an API server, torn down on drop.
+pub struct TestCluster {
+    pub dir: TempDir,
+    pub store: TestStore,
+    pub port: u16,
+    config: Config,
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<rudder_apiserver::Result<()>>>,
+}
+
+impl TestCluster {
+    /// Certificates and a store, no API server.
+    pub async fn store_only() -> (TempDir, CertsLayout, TestStore) {
+        let dir = TempDir::new().expect("temp dir");
+        write_cluster_certs(&CertsOptions::new(dir.path())).expect("certs");
+        let layout = CertsLayout::new(dir.path());
+        let store = TestStore::start(&StoreKind::from_env(), &layout, dir.path()).await;
+        (dir, layout, store)
+    }
+
+    /// A registry over a fresh store, for the registry suite.
+    pub async fn registry() -> (TempDir, TestStore, Registry) {
+        let (dir, layout, store) = Self::store_only().await;
+        let storage = Storage::connect(&store.config(&layout))
+            .await
+            .expect("connect");
+        (dir, store, Registry::new(storage, SecurityHooks::default()))
+    }
+
+    /// Certificates for the API server's port, a store, and the API server, ready.
+    pub async fn start() -> Self {
+        let dir = TempDir::new().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let mut options = CertsOptions::new(dir.path());
+        options.server_url = format!("https://127.0.0.1:{port}");
+        write_cluster_certs(&options).expect("certs");
+        let layout = CertsLayout::new(dir.path());
+        let store = TestStore::start(&StoreKind::from_env(), &layout, dir.path()).await;
+        let serving = layout.apiserver_tls();
+        let config = Config::from_args([
+            "rudder-apiserver".to_string(),
+            format!("--etcd-servers={}", store.endpoint),
+            format!("--etcd-cafile={}", layout.ca_cert().display()),
+            format!(
+                "--etcd-certfile={}",
+                layout.apiserver_etcd_client_tls().cert.display()
+            ),
+            format!(
+                "--etcd-keyfile={}",
+                layout.apiserver_etcd_client_tls().key.display()
+            ),
+            format!("--tls-cert-file={}", serving.cert.display()),
+            format!("--tls-private-key-file={}", serving.key.display()),
+            format!("--client-ca-file={}", serving.ca.display()),
+            "--bind-address=127.0.0.1".into(),
+            format!("--secure-port={port}"),
+        ])
+        .expect("flags")
+        .expect("config");
+        let config = Config {
+            watch_bookmark_interval: Duration::from_millis(500),
+            watch_history: 20,
+            ..config
+        };
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(rudder_apiserver::serve(
+            config.clone(),
+            listener,
+            SecurityHooks::default(),
+            shutdown.clone(),
+        ));
+        let cluster = TestCluster {
+            dir,
+            store,
+            port,
+            config,
+            shutdown,
+            server: Some(server),
+        };
+        let client = cluster.client("admin");
+        assert_eventually!(
+            client
+                .get("/readyz")
+                .await
+                .is_ok_and(|r| r.status == StatusCode::OK)
+                && client
+                    .get("/api/v1/namespaces/default")
+                    .await
+                    .is_ok_and(|r| r.status == StatusCode::OK),
+            Duration::from_secs(30),
+            "the API server never became ready with the default namespace"
+        );
+        cluster
+    }
+
+    pub fn layout(&self) -> CertsLayout {
+        CertsLayout::new(self.dir.path())
+    }
+
+    /// A second API server on the same store (another port, same certificates),
+    /// stopped with the cluster. Returns a client of it.
+    pub async fn add_replica(&self) -> ApiClient {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(rudder_apiserver::serve(
+            self.config.clone(),
+            listener,
+            SecurityHooks::default(),
+            self.shutdown.child_token(),
+        ));
+        let tls = self.layout().client_tls("admin");
+        let client = ApiClient {
+            port,
+            tls: tls.client_config().expect("client tls"),
+        };
+        assert_eventually!(
+            client
+                .get("/readyz")
+                .await
+                .is_ok_and(|r| r.status == StatusCode::OK),
+            Duration::from_secs(30),
+            "the replica never became ready"
+        );
+        client
+    }
+
+    /// A direct store connection (with the API server's store identity).
+    pub async fn storage(&self) -> Storage {
+        Storage::connect(&self.store.config(&self.layout()))
+            .await
+            .expect("store")
+    }
+
+    /// An HTTPS client presenting the certificate of `identity` (`admin`, `scheduler` ...).
+    pub fn client(&self, identity: &str) -> ApiClient {
+        let tls = self.layout().client_tls(identity);
+        ApiClient {
+            port: self.port,
+            tls: tls.client_config().expect("client tls"),
+        }
+    }
+
+    /// Runs the real kubectl with the admin kubeconfig.
+    pub async fn kubectl(&self, args: &[&str]) -> std::process::Output {
+        tokio::process::Command::new(KUBECTL)
+            .arg("--kubeconfig")
+            .arg(self.layout().kubeconfig("admin"))
+            .arg(format!(
+                "--cache-dir={}",
+                self.dir.path().join("kube-cache").display()
+            ))
+            .arg("--request-timeout=30s")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .expect("run kubectl")
+    }
+
+    /// Stops the API server and waits for it to drain.
+    pub async fn stop(mut self) -> rudder_apiserver::Result<()> {
+        self.shutdown.cancel();
+        match self.server.take() {
+            Some(handle) => handle.await.expect("server task"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// One answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A minimal HTTPS/1.1 client with a client certificate: one connection per request.
+#[derive(Clone)]
+pub struct ApiClient {
+    port: u16,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl ApiClient {
+    /// A client of the API server on `port` with this TLS identity.
+    pub fn new(port: u16, tls: Arc<rustls::ClientConfig>) -> Self {
+        ApiClient { port, tls }
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Result<Reply, String> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut tls = (*self.tls).clone();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name");
+        let stream = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| e.to_string())?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1");
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let request = builder
+            .body(Full::new(body.into()))
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Starts a streaming GET (a watch) and returns its status and a channel of the
+    /// body's lines, parsed as JSON; the channel closes when the stream ends.
+    pub async fn watch(&self, path: &str) -> (StatusCode, tokio::sync::mpsc::Receiver<Value>) {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect");
+        let mut tls = (*self.tls).clone();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name");
+        let stream = connector.connect(name, tcp).await.expect("tls");
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let request = Request::get(path)
+            .header("host", "127.0.0.1")
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let response = sender.send_request(request).await.expect("response");
+        let status = response.status();
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let mut body = response.into_body();
+        tokio::spawn(async move {
+            let _keep = sender;
+            let mut buffer = Vec::new();
+            while let Some(Ok(frame)) = body.frame().await {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                buffer.extend_from_slice(&data);
+                while let Some(pos) = buffer.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buffer.drain(..=pos).collect();
+                    let value: Value = serde_json::from_slice(&line).expect("event line is JSON");
+                    if tx.send(value).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        (status, rx)
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Reply, String> {
+        self.request(Method::GET, path, &[], Bytes::new()).await
+    }
+
+    /// A request that must get an answer (any status).
+    pub async fn must(&self, method: Method, path: &str, body: &str) -> Reply {
+        self.request(
+            method.clone(),
+            path,
+            &[("content-type", "application/json")],
+            body.to_string(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+}

@@ -1,0 +1,329 @@
+//! The real kubectl (the machine's /usr/bin/kubectl dispatcher, which picks its
+//! 1.33 binary from our /version) with the admin kubeconfig from rudder-pki.
+//!
+//! `create -f` runs with `--validate=false` until /openapi/v2 is served.
+
+mod common;
+
+use std::path::Path;
+
+use common::{KUBECTL, TestCluster};
+use serde_json::Value;
+
+fn skip() -> bool {
+    if Path::new(KUBECTL).exists() {
+        return false;
+    }
+    eprintln!("!!!!!!!! SKIPPED: {KUBECTL} is not installed !!!!!!!!");
+    true
+}
+
+async fn ok(cluster: &TestCluster, args: &[&str]) -> String {
+    let out = cluster.kubectl(args).await;
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_version_get_create_delete() {
+    if skip() {
+        return;
+    }
+    let cluster = TestCluster::start().await;
+
+    let version: Value =
+        serde_json::from_str(&ok(&cluster, &["version", "-o", "json"]).await).unwrap();
+    assert_eq!(version["serverVersion"]["minor"], "33");
+    assert_eq!(version["serverVersion"]["gitVersion"], "v1.33.0-rudder");
+
+    let ns = ok(&cluster, &["get", "ns"]).await;
+    for want in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(
+            ns.lines().any(|l| l.starts_with(want)),
+            "{want} not in:\n{ns}"
+        );
+    }
+    assert!(ns.starts_with("NAME"), "{ns}");
+
+    let manifest = cluster.dir.path().join("objects.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  labels:\n    app: web\ndata:\n  mode: fast\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: web\n    image: nginx\n",
+    )
+    .unwrap();
+    let created = ok(
+        &cluster,
+        &[
+            "create",
+            "--validate=false",
+            "-f",
+            manifest.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(created.contains("configmap/settings created"), "{created}");
+    assert!(created.contains("pod/web created"), "{created}");
+
+    let out = cluster
+        .kubectl(&[
+            "create",
+            "--validate=false",
+            "-f",
+            manifest.to_str().unwrap(),
+        ])
+        .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Error from server (AlreadyExists)")
+            && stderr.contains("configmaps \"settings\" already exists"),
+        "{stderr}"
+    );
+
+    let cm: Value =
+        serde_json::from_str(&ok(&cluster, &["get", "configmap", "settings", "-o", "json"]).await)
+            .unwrap();
+    assert_eq!(cm["data"]["mode"], "fast");
+    assert_eq!(cm["metadata"]["labels"]["app"], "web");
+
+    let pods: Value =
+        serde_json::from_str(&ok(&cluster, &["get", "pods", "-o", "json"]).await).unwrap();
+    assert_eq!(pods["kind"], "List");
+    assert_eq!(pods["items"][0]["metadata"]["name"], "web");
+    assert_eq!(pods["items"][0]["status"]["phase"], "Pending");
+    let by_label = ok(&cluster, &["get", "cm", "-l", "app=web", "-o", "name"]).await;
+    assert_eq!(by_label.trim(), "configmap/settings");
+
+    let deleted = ok(&cluster, &["delete", "configmap", "settings"]).await;
+    assert!(
+        deleted.contains("configmap \"settings\" deleted"),
+        "{deleted}"
+    );
+    let out = cluster.kubectl(&["get", "configmap", "settings"]).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Error from server (NotFound): configmaps \"settings\" not found"),
+        "{stderr}"
+    );
+    ok(&cluster, &["delete", "pod", "web", "--wait=true"]).await;
+
+    // With /openapi/v3 kubectl validates server-side: no --validate=false needed,
+    // and --dry-run=server stores nothing.
+    let plain = cluster.dir.path().join("plain.yaml");
+    std::fs::write(
+        &plain,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: validated\n",
+    )
+    .unwrap();
+    let out = ok(
+        &cluster,
+        &["create", "--dry-run=server", "-f", plain.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        out.contains("configmap/validated created (server dry run)"),
+        "{out}"
+    );
+    let out = cluster.kubectl(&["get", "configmap", "validated"]).await;
+    assert!(!out.status.success(), "a server dry run stored the object");
+    let out = ok(&cluster, &["create", "-f", plain.to_str().unwrap()]).await;
+    assert!(out.contains("configmap/validated created"), "{out}");
+    let left = ok(&cluster, &["get", "pods", "-o", "name"]).await;
+    assert_eq!(left.trim(), "");
+    cluster.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_prints_upstream_columns_from_tables() {
+    if skip() {
+        return;
+    }
+    let cluster = TestCluster::start().await;
+    let manifest = cluster.dir.path().join("objects.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels:\n    app: web\nspec:\n  nodeName: n1\n  containers:\n  - name: web\n    image: nginx\n---\n\
+         apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: api\n  template:\n    metadata:\n      labels:\n        app: api\n    spec:\n      containers:\n      - name: api\n        image: busybox\n",
+    )
+    .unwrap();
+    ok(
+        &cluster,
+        &[
+            "create",
+            "--validate=false",
+            "-f",
+            manifest.to_str().unwrap(),
+        ],
+    )
+    .await;
+
+    let pods = ok(&cluster, &["get", "pods"]).await;
+    let header: Vec<&str> = pods.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{pods}"
+    );
+    let row: Vec<&str> = pods.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(&row[..4], ["web", "0/1", "Pending", "0"], "{pods}");
+
+    let wide = ok(&cluster, &["get", "pods", "-o", "wide"]).await;
+    assert!(
+        wide.lines().next().unwrap().contains("NOMINATED NODE"),
+        "{wide}"
+    );
+    assert!(wide.lines().nth(1).unwrap().contains("n1"), "{wide}");
+
+    let deploys = ok(&cluster, &["get", "deployments"]).await;
+    let header: Vec<&str> = deploys.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        "{deploys}"
+    );
+    assert!(
+        deploys.lines().nth(1).unwrap().starts_with("api"),
+        "{deploys}"
+    );
+    let out = ok(&cluster, &["scale", "deployment", "api", "--replicas=4"]).await;
+    assert!(out.contains("deployment.apps/api scaled"), "{out}");
+    let d: Value =
+        serde_json::from_str(&ok(&cluster, &["get", "deploy", "api", "-o", "json"]).await).unwrap();
+    assert_eq!(d["spec"]["replicas"], 4);
+    assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+    let all_ns = ok(&cluster, &["get", "pods", "-A", "-l", "app=web"]).await;
+    assert!(all_ns.starts_with("NAMESPACE"), "{all_ns}");
+
+    let ns = ok(&cluster, &["get", "ns", "default"]).await;
+    let header: Vec<&str> = ns.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "STATUS", "AGE"], "{ns}");
+    assert!(ns.lines().nth(1).unwrap().contains("Active"), "{ns}");
+    cluster.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_watch_streams_table_rows() {
+    if skip() {
+        return;
+    }
+    let cluster = TestCluster::start().await;
+    let mut child = tokio::process::Command::new(common::KUBECTL)
+        .arg("--kubeconfig")
+        .arg(cluster.layout().kubeconfig("admin"))
+        .arg(format!(
+            "--cache-dir={}",
+            cluster.dir.path().join("kube-cache").display()
+        ))
+        .args(["get", "configmaps", "-w", "--request-timeout=0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout);
+    let c = cluster.client("admin");
+    // Create until the watch prints it: kubectl may not have subscribed yet at first.
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut i = 0;
+    while !seen.contains("watched-") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "kubectl get -w printed:\n{seen}"
+        );
+        let body = format!(r#"{{"metadata":{{"name":"watched-{i}"}},"data":{{"a":"b"}}}}"#);
+        c.must(
+            http::Method::POST,
+            "/api/v1/namespaces/default/configmaps",
+            &body,
+        )
+        .await;
+        i += 1;
+        let mut line = String::new();
+        if let Ok(Ok(_)) = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            tokio::io::AsyncBufReadExt::read_line(&mut lines, &mut line),
+        )
+        .await
+        {
+            seen.push_str(&line);
+        }
+    }
+    let row = seen.lines().find(|l| l.starts_with("watched-")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[1], "1", "DATA column: {seen}");
+    child.kill().await.unwrap();
+    cluster.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_apply_label_and_patch() {
+    if skip() {
+        return;
+    }
+    let cluster = TestCluster::start().await;
+    let manifest = cluster.dir.path().join("cm.yaml");
+    let write = |mode: &str| {
+        std::fs::write(
+            &manifest,
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n  mode: {mode}\n"
+            ),
+        )
+        .unwrap()
+    };
+    let path = manifest.to_str().unwrap().to_string();
+    write("fast");
+    let out = ok(&cluster, &["apply", "--validate=false", "-f", &path]).await;
+    assert!(out.contains("configmap/conf created"), "{out}");
+    let out = ok(&cluster, &["apply", "--validate=false", "-f", &path]).await;
+    assert!(out.contains("configmap/conf unchanged"), "{out}");
+    write("slow");
+    let out = ok(&cluster, &["apply", "--validate=false", "-f", &path]).await;
+    assert!(out.contains("configmap/conf configured"), "{out}");
+    let cm: Value =
+        serde_json::from_str(&ok(&cluster, &["get", "cm", "conf", "-o", "json"]).await).unwrap();
+    assert_eq!(cm["data"]["mode"], "slow");
+
+    let out = ok(&cluster, &["label", "cm", "conf", "tier=gold"]).await;
+    assert!(out.contains("configmap/conf labeled"), "{out}");
+    let out = ok(
+        &cluster,
+        &[
+            "patch",
+            "cm",
+            "conf",
+            "--type=merge",
+            "-p",
+            r#"{"data":{"extra":"1"}}"#,
+        ],
+    )
+    .await;
+    assert!(out.contains("configmap/conf patched"), "{out}");
+    let out = ok(
+        &cluster,
+        &[
+            "patch",
+            "cm",
+            "conf",
+            "--type=json",
+            "-p",
+            r#"[{"op":"remove","path":"/data/extra"}]"#,
+        ],
+    )
+    .await;
+    assert!(out.contains("configmap/conf patched"), "{out}");
+    let cm: Value =
+        serde_json::from_str(&ok(&cluster, &["get", "cm", "conf", "-o", "json"]).await).unwrap();
+    assert_eq!(cm["metadata"]["labels"]["tier"], "gold");
+    assert_eq!(cm["data"], serde_json::json!({"mode": "slow"}));
+    cluster.stop().await.unwrap();
+}
