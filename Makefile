@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/rudder-target
 CARGO ?= cargo
 DIR ?= .rudder
 
-.PHONY: all deps build release test lint fmt certs run bench clean
+.PHONY: all deps build release test lint fmt certs run down bench bench-store clean
 
 all: build
 
@@ -35,8 +35,23 @@ fmt:
 certs: deps
 	$(CARGO) run --quiet -p rudderadm -- certs --dir $(DIR)
 
+# The single-node cluster: every component built, as child processes of rudderadm.
 run: release
-	scripts/run-local.sh $(DIR)
+	$(CARGO_TARGET_DIR)/release/rudderadm up --dir $(DIR)
+
+# Stops the cluster `make run` started, from another shell.
+down:
+	$(CARGO_TARGET_DIR)/release/rudderadm down --dir $(DIR)
+
+# Every benchmark (bench/): figures side by side with a baseline; none is a test.
+bench: bench-store
+
+# rudder-store next to a real etcd under the same load: 1 then 3 members, mTLS, fsync on,
+# alternating rounds, one table of medians (scripts/bench-store.sh; ROUNDS=, DURATION=,
+# SIZES= tune it).
+bench-store: deps
+	$(CARGO) build --release -p rudder-bench -p rudderadm -p rudder-store
+	scripts/bench-store.sh
 
 clean:
 	$(CARGO) clean

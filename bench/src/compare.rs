@@ -1,0 +1,406 @@
+//! Side by side: many runs of `rudder-bench store` (rounds × targets × cluster sizes)
+//! folded into one table with one row per workload, concurrency and cluster size.
+//!
+//! Each cell is the median over the rounds of that target, so one disturbed round does
+//! not decide a row. A row passes when the candidate's throughput is at least
+//! `min_throughput_ratio` × the baseline's and its p99 at most `max_p99_ratio` × the
+//! baseline's (issue 3: ≥ 1.0× etcd's ops/s, ≤ 1.2× etcd's p99), and it had no errors.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use crate::result::{RunResult, Workload};
+use crate::stats::median;
+
+/// The bar the candidate is held to, as ratios to the baseline.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Targets {
+    /// Candidate ops/s ÷ baseline ops/s must be at least this.
+    pub min_throughput_ratio: f64,
+    /// Candidate p99 ÷ baseline p99 must be at most this.
+    pub max_p99_ratio: f64,
+}
+
+impl Default for Targets {
+    /// Issue 3's targets for rudder-store against etcd.
+    fn default() -> Self {
+        Targets {
+            min_throughput_ratio: 1.0,
+            max_p99_ratio: 1.2,
+        }
+    }
+}
+
+/// One round's figures for one row and one target.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    ops_per_sec: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+/// Which cell of the table: rows sort by cluster size, then workload, then clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RowKey {
+    pub members: usize,
+    pub workload: Workload,
+    pub clients: usize,
+}
+
+/// One target's figures in a row: medians over its rounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Side {
+    pub rounds: usize,
+    pub ops_per_sec: f64,
+    pub p99_ms: f64,
+    /// Failed requests, summed over the rounds.
+    pub errors: u64,
+}
+
+/// How a row measures up to the targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// The targets missed: any of `ops/s`, `p99`, `errors`.
+    Fail(Vec<&'static str>),
+    /// One side has no runs, or the baseline's figures are zero: nothing to hold to.
+    NoData,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub key: RowKey,
+    pub baseline: Option<Side>,
+    pub candidate: Option<Side>,
+    /// candidate ops/s ÷ baseline ops/s.
+    pub throughput_ratio: Option<f64>,
+    /// candidate p99 ÷ baseline p99.
+    pub p99_ratio: Option<f64>,
+    pub verdict: Verdict,
+}
+
+/// The table and what did not fit in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub baseline: String,
+    pub candidate: String,
+    pub targets: Targets,
+    pub rows: Vec<Row>,
+    /// Labels of runs that are neither baseline nor candidate (left out).
+    pub ignored_labels: Vec<String>,
+}
+
+impl Comparison {
+    /// Whether any row failed its targets (rows without data do not count).
+    pub fn any_failed(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|row| matches!(row.verdict, Verdict::Fail(_)))
+    }
+}
+
+/// Folds `runs` into one row per (members, workload, clients) seen in any of them.
+pub fn compare(
+    runs: &[RunResult],
+    baseline: &str,
+    candidate: &str,
+    targets: Targets,
+) -> Comparison {
+    // (row, is candidate) -> that target's rounds
+    let mut cells: BTreeMap<(RowKey, bool), Vec<Round>> = BTreeMap::new();
+    let mut keys = BTreeSet::new();
+    let mut ignored = BTreeSet::new();
+    for run in runs {
+        let is_candidate = if run.label == candidate {
+            true
+        } else if run.label == baseline {
+            false
+        } else {
+            ignored.insert(run.label.clone());
+            continue;
+        };
+        for phase in &run.phases {
+            let key = RowKey {
+                members: run.members,
+                workload: phase.workload,
+                clients: phase.clients,
+            };
+            keys.insert(key);
+            cells.entry((key, is_candidate)).or_default().push(Round {
+                ops_per_sec: phase.ops_per_sec,
+                p99_ms: phase.latency.p99_us as f64 / 1000.0,
+                errors: phase.errors,
+            });
+        }
+    }
+    let side = |key: RowKey, is_candidate: bool| -> Option<Side> {
+        let rounds = cells.get(&(key, is_candidate))?;
+        let ops: Vec<f64> = rounds.iter().map(|r| r.ops_per_sec).collect();
+        let p99: Vec<f64> = rounds.iter().map(|r| r.p99_ms).collect();
+        Some(Side {
+            rounds: rounds.len(),
+            ops_per_sec: median(&ops)?,
+            p99_ms: median(&p99)?,
+            errors: rounds.iter().map(|r| r.errors).sum(),
+        })
+    };
+    let rows = keys
+        .into_iter()
+        .map(|key| row(key, side(key, false), side(key, true), targets))
+        .collect();
+    Comparison {
+        baseline: baseline.to_string(),
+        candidate: candidate.to_string(),
+        targets,
+        rows,
+        ignored_labels: ignored.into_iter().collect(),
+    }
+}
+
+fn ratio(candidate: f64, baseline: f64) -> Option<f64> {
+    (baseline > 0.0).then(|| candidate / baseline)
+}
+
+fn row(key: RowKey, baseline: Option<Side>, candidate: Option<Side>, targets: Targets) -> Row {
+    let (Some(b), Some(c)) = (baseline, candidate) else {
+        return Row {
+            key,
+            baseline,
+            candidate,
+            throughput_ratio: None,
+            p99_ratio: None,
+            verdict: Verdict::NoData,
+        };
+    };
+    let throughput_ratio = ratio(c.ops_per_sec, b.ops_per_sec);
+    let p99_ratio = ratio(c.p99_ms, b.p99_ms);
+    let verdict = match (throughput_ratio, p99_ratio) {
+        (Some(t), Some(p)) => {
+            let mut missed = Vec::new();
+            if t < targets.min_throughput_ratio {
+                missed.push("ops/s");
+            }
+            if p > targets.max_p99_ratio {
+                missed.push("p99");
+            }
+            if c.errors > 0 {
+                missed.push("errors");
+            }
+            if missed.is_empty() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail(missed)
+            }
+        }
+        _ => Verdict::NoData,
+    };
+    Row {
+        key,
+        baseline,
+        candidate,
+        throughput_ratio,
+        p99_ratio,
+        verdict,
+    }
+}
+
+/// The comparison as a Markdown table (readable in a terminal, pasteable in a note),
+/// with a line stating the targets and the rounds behind each median.
+pub fn render(comparison: &Comparison) -> String {
+    let (b, c) = (&comparison.baseline, &comparison.candidate);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| workload | clients | members | {b} ops/s | {c} ops/s | ratio | {b} p99 ms | {c} p99 ms | ratio | target | rounds |"
+    );
+    let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|");
+    let ops = |s: Option<Side>| s.map_or("—".to_string(), |s| format!("{:.0}", s.ops_per_sec));
+    let p99 = |s: Option<Side>| s.map_or("—".to_string(), |s| format!("{:.2}", s.p99_ms));
+    let times = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{r:.2}×"));
+    let rounds = |s: Option<Side>| s.map_or(0, |s| s.rounds);
+    for row in &comparison.rows {
+        let verdict = match &row.verdict {
+            Verdict::Pass => "pass".to_string(),
+            Verdict::Fail(missed) => format!("FAIL ({})", missed.join(", ")),
+            Verdict::NoData => "—".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}+{} |",
+            row.key.workload.name(),
+            row.key.clients,
+            row.key.members,
+            ops(row.baseline),
+            ops(row.candidate),
+            times(row.throughput_ratio),
+            p99(row.baseline),
+            p99(row.candidate),
+            times(row.p99_ratio),
+            verdict,
+            rounds(row.baseline),
+            rounds(row.candidate),
+        );
+    }
+    let t = comparison.targets;
+    let _ = writeln!(
+        out,
+        "\nmedians over rounds ({b}+{c}); target: {c} ops/s ≥ {:.1}× {b}, {c} p99 ≤ {:.1}× {b}, no errors",
+        t.min_throughput_ratio, t.max_p99_ratio
+    );
+    for row in &comparison.rows {
+        for (name, side) in [(b, row.baseline), (c, row.candidate)] {
+            if let Some(side) = side.filter(|s| s.errors > 0) {
+                let _ = writeln!(
+                    out,
+                    "{name}: {} failed requests in {} × {} clients at {} member(s)",
+                    side.errors,
+                    row.key.workload.name(),
+                    row.key.clients,
+                    row.key.members
+                );
+            }
+        }
+    }
+    if !comparison.ignored_labels.is_empty() {
+        let _ = writeln!(
+            out,
+            "left out: runs labelled {}",
+            comparison.ignored_labels.join(", ")
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::result::fixtures::run;
+    use Workload::{Put, Range};
+
+    fn key(members: usize, workload: Workload, clients: usize) -> RowKey {
+        RowKey {
+            members,
+            workload,
+            clients,
+        }
+    }
+
+    #[test]
+    fn medians_over_rounds_and_ratios() {
+        let runs = vec![
+            run("etcd", 1, &[(Put, 16, 1000.0, 10_000)]),
+            run("rudder", 1, &[(Put, 16, 1500.0, 9_000)]),
+            run("etcd", 1, &[(Put, 16, 900.0, 30_000)]),
+            run("rudder", 1, &[(Put, 16, 1100.0, 11_000)]),
+            run("etcd", 1, &[(Put, 16, 1100.0, 12_000)]),
+            run("rudder", 1, &[(Put, 16, 100.0, 12_000)]),
+        ];
+        let table = compare(&runs, "etcd", "rudder", Targets::default());
+        assert_eq!(table.rows.len(), 1);
+        let row = &table.rows[0];
+        assert_eq!(row.baseline.unwrap().ops_per_sec, 1000.0);
+        assert_eq!(row.baseline.unwrap().p99_ms, 12.0);
+        assert_eq!(row.candidate.unwrap().ops_per_sec, 1100.0);
+        assert_eq!(row.candidate.unwrap().p99_ms, 11.0);
+        assert_eq!(row.candidate.unwrap().rounds, 3);
+        assert!((row.throughput_ratio.unwrap() - 1.1).abs() < 1e-9);
+        assert!((row.p99_ratio.unwrap() - 11.0 / 12.0).abs() < 1e-9);
+        assert_eq!(row.verdict, Verdict::Pass);
+        assert!(!table.any_failed());
+    }
+
+    #[test]
+    fn rows_sort_by_members_workload_clients() {
+        let runs = vec![
+            run("etcd", 3, &[(Put, 1, 1.0, 1), (Range, 16, 1.0, 1)]),
+            run(
+                "etcd",
+                1,
+                &[(Range, 16, 1.0, 1), (Put, 64, 1.0, 1), (Put, 1, 1.0, 1)],
+            ),
+        ];
+        let keys: Vec<RowKey> = compare(&runs, "etcd", "rudder", Targets::default())
+            .rows
+            .iter()
+            .map(|r| r.key)
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                key(1, Put, 1),
+                key(1, Put, 64),
+                key(1, Range, 16),
+                key(3, Put, 1),
+                key(3, Range, 16),
+            ]
+        );
+    }
+
+    #[test]
+    fn targets_at_their_edges() {
+        let at_edge = vec![
+            run("etcd", 1, &[(Put, 1, 100.0, 10_000)]),
+            run("rudder", 1, &[(Put, 1, 100.0, 12_000)]),
+        ];
+        let table = compare(&at_edge, "etcd", "rudder", Targets::default());
+        assert_eq!(table.rows[0].verdict, Verdict::Pass);
+
+        let slower_and_later = vec![
+            run("etcd", 1, &[(Put, 1, 100.0, 10_000)]),
+            run("rudder", 1, &[(Put, 1, 99.0, 12_100)]),
+        ];
+        let table = compare(&slower_and_later, "etcd", "rudder", Targets::default());
+        assert_eq!(table.rows[0].verdict, Verdict::Fail(vec!["ops/s", "p99"]));
+        assert!(table.any_failed());
+    }
+
+    #[test]
+    fn candidate_errors_fail_the_row() {
+        let mut rudder = run("rudder", 1, &[(Put, 1, 200.0, 1_000)]);
+        rudder.phases[0].errors = 3;
+        let runs = vec![run("etcd", 1, &[(Put, 1, 100.0, 10_000)]), rudder];
+        let table = compare(&runs, "etcd", "rudder", Targets::default());
+        assert_eq!(table.rows[0].verdict, Verdict::Fail(vec!["errors"]));
+        assert!(
+            render(&table).contains("rudder: 3 failed requests in put × 1 clients at 1 member(s)")
+        );
+    }
+
+    #[test]
+    fn baseline_alone_has_no_verdict() {
+        let runs = vec![
+            run("etcd", 1, &[(Put, 1, 250.0, 4_000)]),
+            run("other", 1, &[(Put, 1, 1.0, 1)]),
+        ];
+        let table = compare(&runs, "etcd", "rudder", Targets::default());
+        assert_eq!(table.rows[0].verdict, Verdict::NoData);
+        assert!(table.rows[0].candidate.is_none());
+        assert_eq!(table.ignored_labels, vec!["other".to_string()]);
+        assert!(!table.any_failed());
+    }
+
+    #[test]
+    fn renders_one_markdown_table() {
+        let runs = vec![
+            run("etcd", 1, &[(Put, 16, 1000.0, 10_000)]),
+            run("rudder", 1, &[(Put, 16, 1500.0, 9_000)]),
+            run("etcd", 3, &[(Range, 16, 5000.0, 4_000)]),
+        ];
+        let text = render(&compare(&runs, "etcd", "rudder", Targets::default()));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "| workload | clients | members | etcd ops/s | rudder ops/s | ratio | etcd p99 ms | rudder p99 ms | ratio | target | rounds |"
+        );
+        assert_eq!(
+            lines[2],
+            "| put | 16 | 1 | 1000 | 1500 | 1.50× | 10.00 | 9.00 | 0.90× | pass | 1+1 |"
+        );
+        assert_eq!(
+            lines[3],
+            "| range | 16 | 3 | 5000 | — | — | 4.00 | — | — | — | 1+0 |"
+        );
+        assert!(text.contains("rudder ops/s ≥ 1.0× etcd, rudder p99 ≤ 1.2× etcd"));
+    }
+}
