@@ -31,6 +31,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# PyPI's kubernetes client: the API server's real-client tests drive it.
+if command -v python3 >/dev/null && ! python3 -c 'import kubernetes' 2>/dev/null; then
+  echo "installing the Python kubernetes client (pip)"
+  python3 -m pip install --quiet --disable-pip-version-check kubernetes \
+    || { echo "pip install kubernetes failed; the Python client tests will fail" >&2; exit 1; }
+fi
+
 command -v cargo >/dev/null || { echo "cargo is missing: install Rust 1.95 or newer (rustup)" >&2; exit 1; }
 
 # kubectl is not a Debian package; the machines this project runs on ship it. Tests that

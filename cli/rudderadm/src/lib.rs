@@ -2,6 +2,7 @@
 //! clap arguments and the function that runs them; `main.rs` only parses and maps
 //! the outcome to an exit code.
 
+pub mod cluster;
 pub mod commands;
 
 use clap::{Parser, Subcommand};
@@ -15,7 +16,7 @@ pub const EXIT_FAILURE: u8 = 2;
 #[command(
     name = "rudderadm",
     version,
-    about = "Set up a Rudder cluster: certificates, kubeconfigs"
+    about = "Set up a Rudder cluster: certificates, kubeconfigs, a single-node cluster"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -27,12 +28,18 @@ pub struct Cli {
 pub enum Command {
     /// Make the cluster CA, a certificate per component and identity, and kubeconfigs.
     Certs(commands::certs::CertsArgs),
+    /// Start a single-node cluster here, as child processes, until Ctrl-C or `down`.
+    Up(commands::up::UpArgs),
+    /// Stop the cluster `up` runs from a directory.
+    Down(commands::down::DownArgs),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Certs(args) => commands::certs::run(&args),
+        Command::Up(args) => commands::up::run(&args),
+        Command::Down(args) => commands::down::run(&args),
     }
 }
 

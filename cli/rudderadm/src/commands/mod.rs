@@ -1,3 +1,5 @@
 //! One module per subcommand.
 
 pub mod certs;
+pub mod down;
+pub mod up;
