@@ -1,0 +1,80 @@
+//! `rudderctl create -f`: create every object of the manifests.
+
+use clap::Args;
+use rudder_client::{DynamicObject, PostParams};
+
+use super::{DryRun, api, kind_name};
+use crate::error::{Reported, when_error};
+use crate::manifest;
+use crate::output::{self, OutputFormat};
+use crate::session::Session;
+
+/// `create` flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CreateArgs {
+    /// Files, directories or `-` (stdin) with the objects to create.
+    #[arg(short = 'f', long = "filename")]
+    pub filenames: Vec<String>,
+    /// Process directories of -f recursively.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Output format: name|yaml|json (default: `kind/name created`).
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// `none`, `client` (print only) or `server` (validate without storing).
+    #[arg(long, default_value = "none")]
+    pub dry_run: String,
+}
+
+/// Runs `create`.
+pub async fn run(args: CreateArgs, session: &mut Session<'_>) -> anyhow::Result<()> {
+    let format = OutputFormat::parse(args.output.as_deref()).map_err(anyhow::Error::msg)?;
+    let manifests = manifest::read(&args.filenames, args.recursive, session.io)?;
+    let namespace = session.namespace()?;
+    let dry_run = DryRun::parse(&args.dry_run)?;
+    let params = PostParams {
+        dry_run: dry_run == DryRun::Server,
+        field_manager: Some("kubectl-create".to_string()),
+    };
+    let suffix = dry_run.suffix();
+    let mut failed = false;
+    for m in &manifests {
+        let info = m.resource()?;
+        let ns = m.target_namespace(info, &namespace, session.global.namespace.as_deref())?;
+        let api = api(session, info, ns.as_deref())?;
+        let mut object = m.object.clone();
+        if let Some(ns) = &ns {
+            object["metadata"]["namespace"] = ns.clone().into();
+        }
+        let result = if dry_run == DryRun::Client {
+            Ok(DynamicObject(object))
+        } else {
+            api.create(&params, &DynamicObject(object)).await
+        };
+        match result {
+            Ok(created) => {
+                let text = match &format {
+                    OutputFormat::Yaml => output::to_yaml(&created.0),
+                    OutputFormat::Json => output::to_json(&created.0),
+                    OutputFormat::Name => format!(
+                        "{}\n",
+                        output::resource_name(info.kind, info.group, &created.0)
+                    ),
+                    _ => format!("{}/{} created{suffix}\n", kind_name(info), m.name()),
+                };
+                session.print(&text);
+            }
+            Err(err) => {
+                session.eprint(&format!(
+                    "{}\n",
+                    when_error(&err.into(), "creating", &m.source)
+                ));
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        return Err(Reported.into());
+    }
+    Ok(())
+}
