@@ -1,0 +1,344 @@
+//! One member's raft node and what the client-facing services ask of it: propose a write,
+//! confirm leadership for a linearizable read, and fill etcd's response header.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use etcd_client::proto::PbResponseHeader;
+use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
+use rocksdb::DB;
+
+use crate::error::{Error, EtcdError, Result};
+use crate::log_store::LogStore;
+use crate::metrics::StoreMetrics;
+use crate::mvcc::{Request, Response};
+use crate::network::{ForwardReply, Forwarded, MemberChange, PeerNetwork};
+use crate::state_machine::StateMachine;
+use crate::types::{Member, NodeId, Raft};
+
+/// Timing and snapshot settings for raft, from etcd's flags.
+#[derive(Debug, Clone)]
+pub struct RaftSettings {
+    pub heartbeat_ms: u64,
+    pub election_timeout_ms: u64,
+    /// Applied entries between two snapshots (etcd's `--snapshot-count`).
+    pub snapshot_count: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 100,
+            election_timeout_ms: 1000,
+            snapshot_count: 10_000,
+        }
+    }
+}
+
+/// What a member needs to start its raft node.
+#[derive(Debug)]
+pub struct NodeStart<'a> {
+    pub id: NodeId,
+    pub cluster_id: u64,
+    pub snapshot_dir: &'a std::path::Path,
+    pub settings: &'a RaftSettings,
+    /// The members of a cluster this member forms (with `bootstrap`).
+    pub initial: BTreeMap<NodeId, Member>,
+    /// Form a new cluster if the log is empty (etcd's `--initial-cluster-state new`).
+    pub bootstrap: bool,
+    /// How to reach the other members.
+    pub peers: PeerNetwork,
+}
+
+/// A running member: raft, its state machine, and the ids etcd clients expect.
+#[derive(Clone)]
+pub struct RaftNode {
+    pub id: NodeId,
+    pub cluster_id: u64,
+    pub raft: Raft,
+    pub sm: StateMachine,
+    pub db: Arc<DB>,
+    pub metrics: StoreMetrics,
+    peers: PeerNetwork,
+    /// How long a request waits for a leader to appear or a read index to be applied.
+    request_timeout: std::time::Duration,
+}
+
+impl RaftNode {
+    /// Starts raft on an opened database; when `start.bootstrap` is set and the log is empty,
+    /// forms a new cluster of `start.initial` members.
+    pub async fn start(start: NodeStart<'_>, db: Arc<DB>, metrics: StoreMetrics) -> Result<Self> {
+        let NodeStart {
+            id,
+            cluster_id,
+            snapshot_dir,
+            settings,
+            initial,
+            bootstrap,
+            peers,
+        } = start;
+        let config = openraft::Config {
+            cluster_name: format!("rudder-store-{cluster_id:x}"),
+            heartbeat_interval: settings.heartbeat_ms,
+            election_timeout_min: settings.election_timeout_ms,
+            election_timeout_max: settings.election_timeout_ms * 2,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(settings.snapshot_count),
+            max_in_snapshot_log_to_keep: settings.snapshot_count.min(5_000),
+            max_payload_entries: 1_000,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| Error::Raft(e.to_string()))?;
+        let log = LogStore::new(db.clone(), &metrics)?;
+        let sm = StateMachine::open(db.clone(), snapshot_dir, metrics.clone())?;
+        let raft = Raft::new(id, Arc::new(config), peers.clone(), log, sm.clone())
+            .await
+            .map_err(|e| Error::Raft(e.to_string()))?;
+        if bootstrap
+            && !raft
+                .is_initialized()
+                .await
+                .map_err(|e| Error::Raft(e.to_string()))?
+        {
+            raft.initialize(initial)
+                .await
+                .map_err(|e| Error::Raft(e.to_string()))?;
+        }
+        Ok(Self {
+            id,
+            cluster_id,
+            raft,
+            sm,
+            db,
+            metrics,
+            peers,
+            request_timeout: std::time::Duration::from_millis(settings.election_timeout_ms * 5),
+        })
+    }
+
+    /// The leader as this member knows it, waiting up to the request timeout for one to be
+    /// elected.
+    pub async fn leader(&self) -> Result<(NodeId, Member)> {
+        let deadline = tokio::time::Instant::now() + self.request_timeout;
+        let mut metrics = self.raft.metrics();
+        loop {
+            {
+                let m = metrics.borrow_and_update();
+                if let Some(leader) = m.current_leader
+                    && let Some(member) = m.membership_config.membership().get_node(&leader)
+                {
+                    return Ok((leader, member.clone()));
+                }
+            }
+            match tokio::time::timeout_at(deadline, metrics.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(EtcdError::Stopped.into()),
+                Err(_) => return Err(EtcdError::NoLeader.into()),
+            }
+        }
+    }
+
+    /// Proposes a write and waits until it is applied (hence durable on a quorum). A follower
+    /// forwards it to the leader.
+    pub async fn write(&self, req: Request) -> Result<Response> {
+        let (leader, member) = self.leader().await?;
+        if leader == self.id {
+            match self.write_local(req.clone()).await {
+                Err(Error::Etcd(EtcdError::NoLeader)) => {} // lost leadership meanwhile
+                other => return other,
+            }
+            let (leader, member) = self.leader().await?;
+            if leader == self.id {
+                return self.write_local(req).await;
+            }
+            return self.forward_write(&member, req).await;
+        }
+        self.forward_write(&member, req).await
+    }
+
+    /// Sends a request to the current leader (which must not be this member).
+    pub async fn forward(&self, req: Forwarded) -> Result<ForwardReply> {
+        let (_, member) = self.leader().await?;
+        self.peers.forward(&member, req).await
+    }
+
+    async fn forward_write(&self, leader: &Member, req: Request) -> Result<Response> {
+        match self.peers.forward(leader, Forwarded::Write(req)).await? {
+            ForwardReply::Write(resp) => Ok(resp),
+            other => Err(Error::corrupt(format!(
+                "leader answered a write with {other:?}"
+            ))),
+        }
+    }
+
+    /// Proposes a write on this member, which must lead.
+    pub async fn write_local(&self, req: Request) -> Result<Response> {
+        match self.raft.client_write(req).await {
+            Ok(resp) => Ok(resp.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                Err(EtcdError::NoLeader.into())
+            }
+            Err(RaftError::APIError(e)) => Err(Error::Raft(e.to_string())),
+            Err(RaftError::Fatal(_)) => Err(EtcdError::Stopped.into()),
+        }
+    }
+
+    /// Waits until this member's state machine reflects every write committed before the call
+    /// (raft's read index): what a linearizable read needs. A follower asks the leader for
+    /// the index, then waits for its own state machine to reach it.
+    pub async fn linearizable(&self) -> Result<()> {
+        let (leader, member) = self.leader().await?;
+        let index = if leader == self.id {
+            self.read_index_local().await?
+        } else {
+            match self.peers.forward(&member, Forwarded::ReadIndex).await? {
+                ForwardReply::ReadIndex(index) => index,
+                other => {
+                    return Err(Error::corrupt(format!(
+                        "leader answered a read index with {other:?}"
+                    )));
+                }
+            }
+        };
+        if index.is_some() {
+            self.raft
+                .wait(Some(self.request_timeout))
+                .applied_index_at_least(index, "read index")
+                .await
+                .map_err(|_| Error::Etcd(EtcdError::Timeout))?;
+        }
+        Ok(())
+    }
+
+    /// The read index on this member, which must lead: the log index every earlier write is
+    /// at or below, once a quorum has confirmed this member still leads.
+    pub async fn read_index_local(&self) -> Result<Option<u64>> {
+        match self.raft.get_read_log_id().await {
+            Ok((read, _applied)) => Ok(read.map(|l| l.index)),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
+                Err(EtcdError::NoLeader.into())
+            }
+            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
+                Err(EtcdError::Timeout.into())
+            }
+            Err(RaftError::Fatal(_)) => Err(EtcdError::Stopped.into()),
+        }
+    }
+
+    /// Changes the cluster's membership through raft; a follower forwards it to the leader.
+    pub async fn change_members(&self, change: MemberChange) -> Result<()> {
+        let (leader, member) = self.leader().await?;
+        if leader == self.id {
+            return self.change_members_local(change).await;
+        }
+        match self
+            .peers
+            .forward(&member, Forwarded::ChangeMembers(change))
+            .await?
+        {
+            ForwardReply::Done => Ok(()),
+            other => Err(Error::corrupt(format!(
+                "leader answered a membership change with {other:?}"
+            ))),
+        }
+    }
+
+    /// Changes membership on this member, which must lead. A learner is added without waiting
+    /// for it to catch up (it may not be running yet, as with etcd's `member add`).
+    pub async fn change_members_local(&self, change: MemberChange) -> Result<()> {
+        use std::collections::BTreeSet;
+
+        use openraft::ChangeMembers;
+        let (voters, nodes): (BTreeSet<NodeId>, BTreeSet<NodeId>) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            let membership = m.membership_config.membership();
+            (
+                membership.voter_ids().collect(),
+                membership.nodes().map(|(id, _)| *id).collect(),
+            )
+        };
+        let result = match change {
+            MemberChange::Add {
+                id,
+                member,
+                learner,
+            } => {
+                if nodes.contains(&id) {
+                    return Err(EtcdError::PeerUrlExists.into());
+                }
+                let added = self.raft.add_learner(id, member, false).await;
+                match (added, learner) {
+                    (Ok(_), false) => {
+                        self.raft
+                            .change_membership(
+                                ChangeMembers::AddVoterIds(BTreeSet::from([id])),
+                                true,
+                            )
+                            .await
+                    }
+                    (other, _) => other,
+                }
+            }
+            MemberChange::Promote { id } => {
+                if !nodes.contains(&id) {
+                    return Err(EtcdError::MemberNotFound.into());
+                }
+                if voters.contains(&id) {
+                    return Err(EtcdError::MemberNotLearner.into());
+                }
+                self.raft
+                    .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), true)
+                    .await
+            }
+            MemberChange::Remove { id } => {
+                if !nodes.contains(&id) {
+                    return Err(EtcdError::MemberNotFound.into());
+                }
+                let change = if voters.contains(&id) {
+                    ChangeMembers::RemoveVoters(BTreeSet::from([id]))
+                } else {
+                    ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+                };
+                self.raft.change_membership(change, false).await
+            }
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                Err(EtcdError::NoLeader.into())
+            }
+            Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(e))) => {
+                tracing::warn!(error = %e, "membership change refused");
+                Err(EtcdError::MembershipChange.into())
+            }
+            Err(RaftError::Fatal(_)) => Err(EtcdError::Stopped.into()),
+        }
+    }
+
+    pub fn term(&self) -> u64 {
+        self.raft.metrics().borrow().current_term
+    }
+
+    /// etcd's response header at `revision`.
+    pub fn header(&self, revision: i64) -> PbResponseHeader {
+        PbResponseHeader {
+            cluster_id: self.cluster_id,
+            member_id: self.id,
+            revision,
+            raft_term: self.term(),
+        }
+    }
+
+    /// The header at the state machine's current revision.
+    pub fn current_header(&self) -> PbResponseHeader {
+        self.header(self.sm.current_revision())
+    }
+
+    /// Stops raft; the database closes when the last handle drops.
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft did not stop cleanly");
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The peer-facing gRPC service: openraft's RPCs from the leader, and client requests that
+//! followers forward to this member when it leads.
+
+use rudder_proto::raft::v1::raft_transport_server::RaftTransport;
+use rudder_proto::raft::v1::{RaftReply, RaftRequest, SnapshotChunk};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::db::{decode, encode};
+use crate::error::{Error, EtcdError};
+use crate::lease::Lessor;
+use crate::network::{ForwardReply, Forwarded, assemble_snapshot};
+use crate::node::RaftNode;
+
+/// The RaftTransport service of one member.
+#[derive(Clone)]
+pub struct RaftService {
+    pub node: RaftNode,
+    pub lessor: Lessor,
+}
+
+fn bad_request(e: Error) -> Status {
+    Status::invalid_argument(format!("undecodable raft message: {e}"))
+}
+
+fn reply<T: serde::Serialize, E: serde::Serialize>(
+    result: Result<T, E>,
+) -> Result<Response<RaftReply>, Status> {
+    let reply = match result {
+        Ok(v) => RaftReply {
+            payload: encode(&v).map_err(Status::from)?,
+            error: Vec::new(),
+        },
+        Err(e) => RaftReply {
+            payload: Vec::new(),
+            error: encode(&e).map_err(Status::from)?,
+        },
+    };
+    Ok(Response::new(reply))
+}
+
+/// What a forwarded request's failure looks like to the follower's client.
+fn to_etcd(e: Error) -> EtcdError {
+    match e {
+        Error::Etcd(e) => e,
+        other => {
+            tracing::warn!(error = %other, "forwarded request failed");
+            EtcdError::Stopped
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl RaftTransport for RaftService {
+    async fn append_entries(
+        &self,
+        request: Request<RaftRequest>,
+    ) -> Result<Response<RaftReply>, Status> {
+        let rpc = decode(&request.into_inner().payload).map_err(bad_request)?;
+        reply(self.node.raft.append_entries(rpc).await)
+    }
+
+    async fn vote(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let rpc = decode(&request.into_inner().payload).map_err(bad_request)?;
+        reply(self.node.raft.vote(rpc).await)
+    }
+
+    async fn install_snapshot(
+        &self,
+        request: Request<Streaming<SnapshotChunk>>,
+    ) -> Result<Response<RaftReply>, Status> {
+        let mut stream = request.into_inner();
+        let mut chunks = Vec::new();
+        while let Some(chunk) = stream.message().await? {
+            chunks.push(chunk);
+        }
+        let (vote, snapshot) = assemble_snapshot(chunks).map_err(bad_request)?;
+        reply(self.node.raft.install_full_snapshot(vote, snapshot).await)
+    }
+
+    async fn forward(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
+        let forwarded: Forwarded = decode(&request.into_inner().payload).map_err(bad_request)?;
+        let result: Result<ForwardReply, EtcdError> = match forwarded {
+            Forwarded::Write(req) => self
+                .node
+                .write_local(req)
+                .await
+                .map(ForwardReply::Write)
+                .map_err(to_etcd),
+            Forwarded::ReadIndex => self
+                .node
+                .read_index_local()
+                .await
+                .map(ForwardReply::ReadIndex)
+                .map_err(to_etcd),
+            Forwarded::ChangeMembers(change) => self
+                .node
+                .change_members_local(change)
+                .await
+                .map(|()| ForwardReply::Done)
+                .map_err(to_etcd),
+            Forwarded::LeaseKeepAlive(id) => self
+                .lessor
+                .keep_alive_local(id)
+                .await
+                .map(ForwardReply::Ttl)
+                .map_err(to_etcd),
+            Forwarded::LeaseRemaining(id) => Ok(ForwardReply::Ttl(self.lessor.remaining_local(id))),
+        };
+        // the outcome, success or etcd error, travels in the payload
+        reply::<_, ()>(Ok(result))
+    }
+}

@@ -1,0 +1,242 @@
+//! Three real `rudder-store` processes replicating over the mTLS raft transport.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Cluster;
+use serde_json::Value;
+
+fn json(out: &str) -> Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("not json ({e}): {out}"))
+}
+
+#[test]
+fn three_members_elect_a_leader_and_followers_forward_writes() {
+    let mut c = Cluster::new(3);
+    c.start();
+    let leader = c.leader();
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    // writes through followers are forwarded to the leader
+    for (n, f) in followers.iter().enumerate() {
+        let out = c.members[*f].must(&["put", &format!("k{n}"), &format!("from-{f}")]);
+        assert_eq!(out.trim(), "OK");
+    }
+    // a linearizable read on any member sees every acknowledged write
+    for m in &c.members {
+        let v = json(&m.must(&["get", "--prefix", "k", "-w", "json"]));
+        assert_eq!(v["count"], 2, "{}: {v}", m.name);
+    }
+    let v = json(&c.members[0].must(&["member", "list", "-w", "json"]));
+    assert_eq!(v["members"].as_array().map(Vec::len), Some(3), "{v}");
+}
+
+#[test]
+fn killing_the_leader_elects_a_new_one_and_it_rejoins() {
+    let mut c = Cluster::new(3);
+    c.start();
+    let old = c.leader();
+    c.members[old].must(&["put", "before", "1"]);
+    c.members[old].kill();
+    let new = c.leader();
+    assert_ne!(new, old);
+    c.members[new].must(&["put", "after", "2"]);
+    c.members[old].start();
+    // the old leader catches up, serving the write it missed
+    let m = &c.members[old];
+    assert_eventually!(
+        m.etcdctl(&["get", "after", "--consistency=s", "--print-value-only"])
+            .stdout
+            == b"2\n",
+        Duration::from_secs(20),
+        "the old leader never caught up; log:\n{}",
+        m.log()
+    );
+    assert_eq!(m.must(&["get", "before", "--print-value-only"]), "1\n");
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_of_every_member() {
+    let mut c = Cluster::new(3);
+    c.start();
+    for i in 0..30 {
+        let m = &c.members[i % 3];
+        m.must(&["put", &format!("d{i:02}"), &i.to_string()]);
+    }
+    for m in &mut c.members {
+        m.kill();
+    }
+    c.start();
+    for m in &c.members {
+        let v = json(&m.must(&["get", "--prefix", "d", "-w", "json"]));
+        assert_eq!(v["count"], 30, "{}: {v}", m.name);
+    }
+}
+
+#[test]
+fn a_member_added_at_runtime_catches_up_from_a_snapshot() {
+    let mut c = Cluster::with_spares(3, 1);
+    for m in &mut c.members {
+        // snapshots (and log purges) every few entries, so the newcomer needs one
+        m.extra_args.push("--snapshot-count=5".into());
+    }
+    c.start();
+    for i in 0..40 {
+        c.members[i % 3].must(&["put", &format!("s{i:02}"), &i.to_string()]);
+    }
+    let peer = c.members[3].peer_url();
+    let added = c.members[0].must(&[
+        "member",
+        "add",
+        "m3",
+        &format!("--peer-urls={peer}"),
+        "--learner",
+    ]);
+    assert!(added.contains("added to cluster"), "{added}");
+    let newcomer = &mut c.members[3];
+    newcomer.cluster_state = "existing";
+    newcomer.initial_cluster = format!("{},m3={peer}", newcomer.initial_cluster);
+    newcomer.spawn();
+    let m = &c.members[3];
+    assert_eventually!(
+        m.etcdctl(&[
+            "get",
+            "--prefix",
+            "s",
+            "--consistency=s",
+            "--print-value-only"
+        ])
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count()
+            == 40,
+        Duration::from_secs(30),
+        "the added member never caught up; log:\n{}",
+        m.log()
+    );
+    assert!(
+        m.log().contains("installed snapshot"),
+        "no snapshot was installed:\n{}",
+        m.log()
+    );
+
+    let list = json(&c.members[0].must(&["member", "list", "-w", "json"]));
+    let learner = list["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .find(|mem| mem["isLearner"] == true)
+        .unwrap_or_else(|| panic!("no learner in {list}"))["ID"]
+        .as_u64()
+        .expect("id");
+    let promoted = c.members[1].must(&["member", "promote", &format!("{learner:x}")]);
+    assert!(promoted.contains("promoted"), "{promoted}");
+    let list = json(&c.members[2].must(&["member", "list", "-w", "json"]));
+    let members = list["members"].as_array().expect("members");
+    assert_eq!(members.len(), 4, "{list}");
+    assert!(members.iter().all(|mem| mem["isLearner"] != true), "{list}");
+    // the new voter serves linearizable reads, and can leave again
+    c.members[3].wait_healthy();
+    let removed = c.members[0].must(&["member", "remove", &format!("{learner:x}")]);
+    assert!(removed.contains("removed from cluster"), "{removed}");
+    let list = json(&c.members[1].must(&["member", "list", "-w", "json"]));
+    assert_eq!(list["members"].as_array().map(Vec::len), Some(3), "{list}");
+}
+
+#[test]
+fn a_watch_across_a_leader_change_sees_every_event_once_in_order() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut c = Cluster::new(3);
+    c.start();
+    let leader = c.leader();
+    let watcher = (leader + 1) % 3;
+    let writer = (leader + 2) % 3;
+    let mut child = c.members[watcher]
+        .etcdctl_cmd(&["watch", "--prefix", "ev/", "--rev", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("etcdctl watch");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    for i in 0..10 {
+        c.members[writer].must(&["put", &format!("ev/{i:02}"), "x"]);
+    }
+    c.members[leader].kill();
+    let new = c.leader();
+    assert_ne!(new, leader);
+    for i in 10..20 {
+        c.members[writer].must(&["put", &format!("ev/{i:02}"), "x"]);
+    }
+    let mut keys = Vec::new();
+    while keys.len() < 20 {
+        let line = rx
+            .recv_timeout(Duration::from_secs(15))
+            .unwrap_or_else(|_| panic!("watch stalled after {keys:?}"));
+        if line.starts_with("ev/") {
+            keys.push(line);
+        }
+    }
+    let want: Vec<String> = (0..20).map(|i| format!("ev/{i:02}")).collect();
+    assert_eq!(keys, want);
+    // nothing more: no event came twice
+    while let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) {
+        assert!(!line.starts_with("ev/"), "a repeated event: {line}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_kept_alive_lease_survives_a_leader_change() {
+    let mut c = Cluster::new(3);
+    c.start();
+    let leader = c.leader();
+    let follower = (leader + 1) % 3;
+    let granted = c.members[follower].must(&["lease", "grant", "4"]);
+    let id = granted
+        .split_whitespace()
+        .nth(1)
+        .expect("lease id")
+        .to_string();
+    c.members[follower].must(&["put", "--lease", &id, "owned", "v"]);
+    let mut keeper = c.members[follower]
+        .etcdctl_cmd(&["lease", "keep-alive", &id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("etcdctl lease keep-alive");
+    c.members[leader].kill();
+    assert_ne!(c.leader(), leader);
+    // twice the TTL after the leader died, the kept-alive lease still holds its key
+    let until = std::time::Instant::now() + Duration::from_secs(8);
+    while std::time::Instant::now() < until {
+        let out =
+            c.members[follower].etcdctl(&["get", "owned", "--consistency=s", "--print-value-only"]);
+        assert_eq!(
+            out.stdout, b"v\n",
+            "the lease expired across the leader change"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let _ = keeper.kill();
+    let _ = keeper.wait();
+    // without keep-alives it expires on the new leader's clock
+    let m = &c.members[follower];
+    assert_eventually!(
+        m.must(&["get", "owned"]).is_empty(),
+        Duration::from_secs(15),
+        "the lease never expired after keep-alives stopped"
+    );
+}
