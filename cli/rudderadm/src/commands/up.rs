@@ -114,7 +114,11 @@ async fn up(args: &UpArgs) -> anyhow::Result<()> {
 }
 
 /// Starts the components, prints how to reach them, and waits for the end.
-async fn supervise(dirs: &ClusterDirs, ports: Ports, specs: Vec<ComponentSpec>) -> anyhow::Result<()> {
+async fn supervise(
+    dirs: &ClusterDirs,
+    ports: Ports,
+    specs: Vec<ComponentSpec>,
+) -> anyhow::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
     let mut supervisor = Supervisor::new(dirs.clone());
