@@ -3,9 +3,9 @@
 //! every verb and an [`AdmissionChain`] before every write. Both front ends (REST and
 //! gRPC) reach the store only through the registry, so these hooks cannot be skipped.
 //!
-//! Today both default to allow-all ([`AllowAll`]); RBAC, the node authorizer and
-//! admission plugins (NamespaceLifecycle, ServiceAccount, NodeRestriction) plug in
-//! here without touching the registry or the front ends.
+//! Both default to allow-all ([`AllowAll`]); the server plugs in RBAC and the node
+//! authorizer (`crate::auth`) and its admission plugins (`crate::plugins`) here,
+//! without touching the registry or the front ends.
 
 use std::sync::Arc;
 
@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use crate::error::Result;
 
-/// Who sent a request, as authenticated by the transport (the client certificate's
-/// CN and O today; service-account tokens later), carried into every registry call,
+/// Who sent a request, as authenticated (the client certificate's CN and O, or a
+/// service-account token's account; the impersonated identity when allowed), carried into every registry call,
 /// the audit log and the traces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext {
@@ -101,6 +101,29 @@ pub struct Attributes<'a> {
 pub trait Authorizer: Send + Sync {
     /// `Ok(())` to allow.
     fn authorize(&self, ctx: &RequestContext, attrs: &Attributes<'_>) -> Result<()>;
+
+    /// Decides a request for a path outside the resource tree (discovery,
+    /// `/version`, `/healthz`, `/openapi/...`); `verb` is the lower-case HTTP
+    /// method (`get`). Allowed unless an authorizer says otherwise.
+    fn authorize_path(&self, _ctx: &RequestContext, _verb: &str, _path: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// Whether `request` (any user, any resource, also ones the server does not
+    /// serve) would be allowed: what access reviews and impersonation ask.
+    fn decide(&self, _request: &crate::auth::rbac::Request<'_>) -> bool {
+        true
+    }
+
+    /// The rules `user` holds in `namespace`, for SelfSubjectRulesReview; allow-all
+    /// answers with the all-powerful rules.
+    fn rules(
+        &self,
+        _user: &crate::auth::rbac::UserInfo<'_>,
+        _namespace: Option<&str>,
+    ) -> Vec<k8s_openapi::api::rbac::v1::PolicyRule> {
+        crate::auth::rbac::all_powerful_rules()
+    }
 }
 
 /// One admission step on a write. `object` is the object about to be stored (None
@@ -118,8 +141,8 @@ pub trait AdmissionChain: Send + Sync {
     ) -> BoxFuture<'a, Result<()>>;
 }
 
-/// The default of both hooks until the security issue lands: every request is
-/// allowed and admitted unchanged.
+/// Allow-all: every request allowed and admitted unchanged
+/// (`--authorization-mode=AlwaysAllow`, and registry tests).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AllowAll;
 

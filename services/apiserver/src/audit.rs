@@ -1,6 +1,10 @@
-//! `--audit-log-path`: one JSON line per request (who, what, answer, latency),
-//! written by one task so request handlers never wait on the disk. Rotation,
-//! groups-aware policies and trace ids come with the security issue (issue 5).
+//! `--audit-log-path`: one JSON line per request (who, groups, what, answer,
+//! latency, trace id; 401s with the user the credential claimed, or none),
+//! written by one task so request handlers never wait on the disk, rotated by
+//! size (`--audit-log-maxsize` MB, `--audit-log-maxbackup` files kept).
+//!
+//! Lines carry metadata only: never a request or response body, never a header,
+//! so no secret value or token can reach the file.
 
 use std::path::Path;
 use std::time::Duration;
@@ -50,6 +54,40 @@ pub struct AuditEntry {
     pub code: u16,
     /// Time to the response head, in milliseconds.
     pub latency_ms: u64,
+    /// The identity the request ran as, when it impersonated one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impersonated_user: Option<UserRecord>,
+    /// The W3C trace id the caller sent, joining this line to its trace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// Why authentication failed (401 lines only); never the credential itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_error: Option<String>,
+}
+
+/// A user and groups, for impersonation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserRecord {
+    /// User name.
+    pub username: String,
+    /// Groups.
+    pub groups: Vec<String>,
+}
+
+/// The line of a request refused with 401: the user the credential claimed (a
+/// token of a deleted service account names it), or none.
+pub fn failed_entry(
+    failure: &crate::auth::authn::AuthnFailure,
+    seen: &Observed<'_>,
+    now: String,
+) -> AuditEntry {
+    let nobody = RequestContext::new(rudder_pki::Identity::new(
+        failure.claimed_user.clone().unwrap_or_default(),
+        Vec::<String>::new(),
+    ));
+    let mut e = entry(&nobody, seen, now);
+    e.authentication_error = Some(failure.reason.clone());
+    e
 }
 
 /// What the server saw of one request and its answer.
@@ -92,6 +130,9 @@ pub fn entry(ctx: &RequestContext, seen: &Observed<'_>, now: String) -> AuditEnt
         protocol,
         code,
         latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        impersonated_user: None,
+        trace_id: None,
+        authentication_error: None,
     };
     if protocol == "grpc" {
         e.verb = path.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
@@ -107,6 +148,81 @@ pub fn entry(ctx: &RequestContext, seen: &Observed<'_>, now: String) -> AuditEnt
     e
 }
 
+/// Size-based rotation of the audit file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// Rotate before a line would take the file past this many bytes; 0: never.
+    pub max_bytes: u64,
+    /// Rotated files kept (`audit.log.1` newest); 0: all.
+    pub max_backups: usize,
+}
+
+impl Rotation {
+    /// Whether a file of `size` bytes must rotate before a line of `line` bytes.
+    pub fn due(&self, size: u64, line: usize) -> bool {
+        self.max_bytes > 0 && size > 0 && size + line as u64 > self.max_bytes
+    }
+}
+
+/// The renames that rotate `path` (`path.N-1` → `path.N` ... `path` → `path.1`),
+/// oldest first, given the backups that exist; and the file to delete past
+/// `max_backups` (pure).
+pub fn rotation_plan(
+    path: &Path,
+    existing_backups: usize,
+    max_backups: usize,
+) -> (
+    Option<std::path::PathBuf>,
+    Vec<(std::path::PathBuf, std::path::PathBuf)>,
+) {
+    let numbered = |n: usize| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".{n}"));
+        std::path::PathBuf::from(p)
+    };
+    let keep = if max_backups == 0 {
+        usize::MAX
+    } else {
+        max_backups
+    };
+    let delete = (existing_backups >= keep).then(|| numbered(keep));
+    let mut renames = Vec::new();
+    for n in (1..=existing_backups.min(keep.saturating_sub(1))).rev() {
+        renames.push((numbered(n), numbered(n + 1)));
+    }
+    renames.push((path.to_path_buf(), numbered(1)));
+    (delete, renames)
+}
+
+async fn open_append(path: &Path) -> std::io::Result<tokio::fs::File> {
+    tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .await
+}
+
+/// Rotates `path` and opens a fresh file there.
+async fn rotate(path: &Path, max_backups: usize) -> std::io::Result<tokio::fs::File> {
+    let mut existing = 0;
+    loop {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".{}", existing + 1));
+        if tokio::fs::metadata(&p).await.is_err() {
+            break;
+        }
+        existing += 1;
+    }
+    let (delete, renames) = rotation_plan(path, existing, max_backups);
+    if let Some(old) = delete {
+        tokio::fs::remove_file(old).await?;
+    }
+    for (from, to) in renames {
+        tokio::fs::rename(from, to).await?;
+    }
+    open_append(path).await
+}
+
 /// The audit sink.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
@@ -116,13 +232,16 @@ pub struct AuditLog {
 impl AuditLog {
     /// Opens (appends to) `path` and starts the writer task, which flushes and ends
     /// on `shutdown`.
-    pub async fn open(path: &Path, shutdown: CancellationToken) -> Result<Self> {
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+    pub async fn open(
+        path: &Path,
+        rotation: Rotation,
+        shutdown: CancellationToken,
+    ) -> Result<Self> {
+        let mut file = open_append(path)
             .await
             .map_err(|e| Error::Startup(format!("--audit-log-path {}: {e}", path.display())))?;
+        let mut size = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+        let path = path.to_path_buf();
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(BUFFER);
         tokio::spawn(
             async move {
@@ -132,6 +251,17 @@ impl AuditLog {
                         () = shutdown.cancelled() => None,
                     };
                     let Some(line) = line else { break };
+                    if rotation.due(size, line.len()) {
+                        let _ = file.flush().await;
+                        match rotate(&path, rotation.max_backups).await {
+                            Ok(fresh) => {
+                                file = fresh;
+                                size = 0;
+                            }
+                            Err(e) => tracing::warn!(error = %e, "audit log rotation failed"),
+                        }
+                    }
+                    size += line.len() as u64;
                     if let Err(e) = file.write_all(&line).await {
                         tracing::warn!(error = %e, "audit write failed");
                     }
@@ -161,6 +291,97 @@ impl AuditLog {
 mod tests {
     use super::*;
     use rudder_pki::Identity;
+    use std::path::PathBuf;
+
+    #[test]
+    fn rotation_shifts_and_trims() {
+        let p = Path::new("/l/audit.log");
+        let f = |s: &str| PathBuf::from(s);
+        assert_eq!(
+            rotation_plan(p, 0, 3),
+            (None, vec![(f("/l/audit.log"), f("/l/audit.log.1"))])
+        );
+        assert_eq!(
+            rotation_plan(p, 2, 3),
+            (
+                None,
+                vec![
+                    (f("/l/audit.log.2"), f("/l/audit.log.3")),
+                    (f("/l/audit.log.1"), f("/l/audit.log.2")),
+                    (f("/l/audit.log"), f("/l/audit.log.1")),
+                ]
+            )
+        );
+        assert_eq!(
+            rotation_plan(p, 3, 3),
+            (
+                Some(f("/l/audit.log.3")),
+                vec![
+                    (f("/l/audit.log.2"), f("/l/audit.log.3")),
+                    (f("/l/audit.log.1"), f("/l/audit.log.2")),
+                    (f("/l/audit.log"), f("/l/audit.log.1")),
+                ]
+            )
+        );
+        assert_eq!(
+            rotation_plan(p, 1, 1),
+            (
+                Some(f("/l/audit.log.1")),
+                vec![(f("/l/audit.log"), f("/l/audit.log.1"))]
+            )
+        );
+        let r = Rotation {
+            max_bytes: 100,
+            max_backups: 1,
+        };
+        assert!(!r.due(0, 500), "an empty file takes any line");
+        assert!(!r.due(50, 50));
+        assert!(r.due(50, 51));
+        assert!(!Rotation::default().due(u64::MAX / 2, 10));
+    }
+
+    #[tokio::test]
+    async fn rotates_by_size_keeping_max_backups() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("audit.log");
+        let shutdown = CancellationToken::new();
+        let log = AuditLog::open(
+            &path,
+            Rotation {
+                max_bytes: 400,
+                max_backups: 2,
+            },
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        let ctx = RequestContext::new(Identity::new("bob", ["devs"]));
+        for _ in 0..20 {
+            log.record(&entry(
+                &ctx,
+                &Observed {
+                    method: &Method::GET,
+                    path: "/api/v1/pods",
+                    query: None,
+                    protocol: "rest",
+                    code: 200,
+                    latency: Duration::ZERO,
+                },
+                "t".into(),
+            ));
+        }
+        drop(log);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        shutdown.cancel();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let exists = |s: &str| dir.path().join(s).exists();
+        assert!(exists("audit.log") && exists("audit.log.1") && exists("audit.log.2"));
+        assert!(!exists("audit.log.3"));
+        for f in ["audit.log", "audit.log.1", "audit.log.2"] {
+            let len = std::fs::metadata(dir.path().join(f)).unwrap().len();
+            assert!(len <= 400, "{f} is {len} bytes");
+        }
+    }
 
     #[test]
     fn lines_name_user_verb_and_resource() {

@@ -90,6 +90,16 @@ pub struct Flags {
     /// Audit log file (one JSON line per request).
     #[arg(long, env = "RUDDER_APISERVER_AUDIT_LOG_PATH")]
     pub audit_log_path: Option<PathBuf>,
+    /// Size in megabytes at which the audit log is rotated; 0: never.
+    #[arg(long, env = "RUDDER_APISERVER_AUDIT_LOG_MAXSIZE", default_value_t = 0)]
+    pub audit_log_maxsize: u64,
+    /// Rotated audit files kept; 0: all.
+    #[arg(
+        long,
+        env = "RUDDER_APISERVER_AUDIT_LOG_MAXBACKUP",
+        default_value_t = 0
+    )]
+    pub audit_log_maxbackup: usize,
     /// `text` or `json` log lines on stderr.
     #[arg(long, env = "RUDDER_APISERVER_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -142,6 +152,8 @@ pub struct Config {
     pub authorization_modes: Vec<String>,
     /// `--audit-log-path`.
     pub audit_log_path: Option<PathBuf>,
+    /// When and how the audit log rotates.
+    pub audit_rotation: crate::audit::Rotation,
     /// Log format.
     pub log_format: LogFormat,
     /// How often watches that allow bookmarks get one (not a flag; tests shorten it).
@@ -229,6 +241,10 @@ impl Config {
             service_node_port_range: port_range(&flags.service_node_port_range)?,
             authorization_modes: flags.authorization_mode,
             audit_log_path: flags.audit_log_path,
+            audit_rotation: crate::audit::Rotation {
+                max_bytes: flags.audit_log_maxsize.saturating_mul(1024 * 1024),
+                max_backups: flags.audit_log_maxbackup,
+            },
             log_format: flags.log_format,
             watch_bookmark_interval: std::time::Duration::from_secs(30),
             watch_history: crate::watch_cache::DEFAULT_HISTORY_CAPACITY,
@@ -278,6 +294,8 @@ mod tests {
             "--service-node-port-range=31000-31010",
             "--authorization-mode=Node,RBAC",
             "--audit-log-path=/tmp/audit.log",
+            "--audit-log-maxsize=100",
+            "--audit-log-maxbackup=3",
         ])
         .unwrap()
         .unwrap();
@@ -286,6 +304,13 @@ mod tests {
         assert_eq!(c.service_node_port_range, (31000, 31010));
         assert_eq!(c.authorization_modes, ["Node", "RBAC"]);
         assert_eq!(c.audit_log_path, Some(PathBuf::from("/tmp/audit.log")));
+        assert_eq!(
+            c.audit_rotation,
+            crate::audit::Rotation {
+                max_bytes: 100 * 1024 * 1024,
+                max_backups: 3
+            }
+        );
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //!   └─ (grpc, later: the Api service on the same port, same registry)
 //! registry   every verb, generic over rudder_api's resource table; calls the
 //!            admission seam (authorizer + admission chain) before the store
+//! auth       authentication (certificates, service-account tokens), RBAC, the
+//!            node authorizer, bootstrap policy, access reviews, impersonation
+//! plugins    the admission chain: ServiceAccount, NamespaceLifecycle, NodeRestriction
+//! audit      one JSON line per request, rotated by size
 //! storage    the etcd v3 API via etcd-client: get, range, compare-and-swap txns
 //! ```
 //!
@@ -14,10 +18,12 @@
 
 pub mod admission;
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod grpc;
 pub mod openapi;
+pub mod plugins;
 pub mod registry;
 pub mod rest;
 pub mod server;
@@ -55,7 +61,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     serve(config, listener, SecurityHooks::default(), shutdown).await
 }
 
-/// Serves on an already bound listener with the given security hooks.
+/// Serves on an already bound listener. `hooks` are the defaults: the
+/// authorizer is replaced by the `--authorization-mode` chain unless that is
+/// `AlwaysAllow`, and the admission chain is always the server's plugins
+/// (NamespaceLifecycle, ServiceAccount, NodeRestriction, see [`plugins`]).
 pub async fn serve(
     config: Config,
     listener: TcpListener,
@@ -63,27 +72,74 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<()> {
     rudder_pki::install_crypto_provider();
-    let tls = config
-        .tls
-        .server_config()
-        .map_err(|e| Error::Startup(format!("serving TLS: {e}")))?;
-    if config
-        .authorization_modes
-        .iter()
-        .any(|m| m != "AlwaysAllow")
-    {
-        tracing::warn!(
-            modes = ?config.authorization_modes,
-            "only AlwaysAllow is implemented yet; every authenticated request is allowed"
-        );
-    }
+    let tls = auth::authn::server_tls(&config.tls)?;
+    let signer = match &config.service_account_signing_key_file {
+        Some(path) => Some(auth::token::TokenSigner::from_pem(
+            &read_key_file(path, "--service-account-signing-key-file")?,
+            &config.service_account_issuer,
+        )?),
+        None => None,
+    };
+    let verifier = match (&config.service_account_key_file, &signer) {
+        (Some(path), _) => Some(auth::token::TokenVerifier::from_pem(
+            &read_key_file(path, "--service-account-key-file")?,
+            &config.service_account_issuer,
+            vec![config.service_account_issuer.clone()],
+        )?),
+        (None, Some(signer)) => Some(auth::token::TokenVerifier::from_points(
+            vec![signer.public_point()],
+            &config.service_account_issuer,
+            vec![config.service_account_issuer.clone()],
+        )),
+        (None, None) => None,
+    };
     let audit = match &config.audit_log_path {
-        Some(path) => Some(audit::AuditLog::open(path, shutdown.clone()).await?),
+        Some(path) => {
+            Some(audit::AuditLog::open(path, config.audit_rotation, shutdown.clone()).await?)
+        }
         None => None,
     };
     let storage = Storage::connect(&config.store).await?;
     let caches = WatchCaches::start(&storage, config.watch_history, &shutdown);
+    let modes: Vec<auth::Mode> = config
+        .authorization_modes
+        .iter()
+        .filter_map(|m| auth::Mode::parse(m))
+        .collect();
+    let rbac = modes.contains(&auth::Mode::Rbac);
+    let mut hooks = hooks;
+    if modes.iter().any(|m| *m != auth::Mode::AlwaysAllow) {
+        hooks.authorizer =
+            std::sync::Arc::new(auth::UnionAuthorizer::for_modes(&modes, &caches, &shutdown));
+    }
+    let service_accounts =
+        rudder_api::resource::by_plural("", "serviceaccounts").and_then(|r| caches.get(r).cloned());
+    let authn = match (verifier, service_accounts) {
+        (Some(verifier), Some(accounts)) => {
+            auth::authn::Authenticator::with_tokens(verifier, accounts)
+        }
+        _ => auth::authn::Authenticator::certificates_only(),
+    };
+    let namespaces =
+        rudder_api::resource::by_plural("", "namespaces").and_then(|r| caches.get(r).cloned());
+    let rbac_cache = |plural| {
+        rudder_api::resource::by_plural("rbac.authorization.k8s.io", plural)
+            .and_then(|r| caches.get(r).cloned())
+    };
+    hooks.admission = std::sync::Arc::new(
+        plugins::AdmissionPlugins::new(namespaces, storage.clone()).with_escalation_checks(
+            hooks.authorizer.clone(),
+            rbac_cache("roles"),
+            rbac_cache("clusterroles"),
+        ),
+    );
     let registry = Registry::new(storage, hooks).with_watch_caches(caches);
+    if rbac {
+        tokio::spawn(
+            auth::bootstrap::reconcile(registry.clone(), shutdown.clone())
+                .instrument(tracing::info_span!("bootstrap", what = "rbac")),
+        );
+    }
     let address = listener
         .local_addr()
         .map_err(|e| Error::Startup(format!("listener address: {e}")))?;
@@ -93,19 +149,27 @@ pub async fn serve(
             address.to_string(),
             shutdown.clone(),
             config.watch_bookmark_interval,
-        ),
+        )
+        .with_token_issuer(signer.map(|s| std::sync::Arc::new(auth::authn::TokenIssuer::new(s)))),
         grpc: ApiServer::new(grpc::ApiService::new(
             registry.clone(),
             shutdown.clone(),
             config.watch_bookmark_interval,
         )),
         audit,
+        authn: std::sync::Arc::new(authn),
     };
     tokio::spawn(
         ensure_system_namespaces(registry, shutdown.clone())
             .instrument(tracing::info_span!("bootstrap", what = "namespaces")),
     );
     server::serve(listener, tls, api, shutdown).await
+}
+
+/// Reads a key file named by a flag; the error names the flag and path, never
+/// the content.
+fn read_key_file(path: &std::path::Path, flag: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::Startup(format!("{flag} {}: {e}", path.display())))
 }
 
 /// Creates the system namespaces that are missing, retrying while the store is

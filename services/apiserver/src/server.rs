@@ -1,5 +1,5 @@
-//! The one HTTPS port: TLS with a required client certificate (rudder-pki's server
-//! config), HTTP/1.1 and h2 (hyper-util's auto builder), the caller's identity read
+//! The one HTTPS port: TLS requesting client certificates (verified when
+//! presented; bearer tokens otherwise, see `auth::authn`), HTTP/1.1 and h2 (hyper-util's auto builder), the caller's identity read
 //! from the certificate once per connection and carried into every request, REST
 //! and gRPC told apart by Content-Type, and a graceful drain on shutdown.
 
@@ -40,6 +40,8 @@ pub struct Services {
     pub grpc: ApiServer<ApiService>,
     /// Where request lines go (`--audit-log-path`).
     pub audit: Option<crate::audit::AuditLog>,
+    /// Who requests come from: certificates, service-account tokens.
+    pub authn: Arc<crate::auth::authn::Authenticator>,
 }
 
 /// How long a client may take to finish the TLS handshake.
@@ -116,7 +118,7 @@ async fn serve_connection(
     };
     let identity = connection_identity(tls.get_ref().1);
     tracing::debug!(%peer, user = identity.as_ref().map(|i| i.user.as_str()), "connected");
-    let ctx = identity.map(|i| Arc::new(RequestContext::new(i)));
+    let ctx = identity.map(Arc::new);
     let service = tower::service_fn(move |request: Request<Incoming>| {
         let api = api.clone();
         let ctx = ctx.clone();
@@ -133,45 +135,94 @@ async fn serve_connection(
 
 async fn route(
     api: Services,
-    ctx: Option<Arc<RequestContext>>,
+    certificate: Option<Arc<rudder_pki::Identity>>,
     _shutdown: CancellationToken,
     mut request: Request<Incoming>,
 ) -> Response<Body> {
-    let Some(ctx) = ctx else {
-        // The TLS config requires a certificate; a connection without a readable
-        // subject is refused all the same.
-        return codec::error_response(&Error::Unauthorized);
-    };
     let started = std::time::Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let query = request.uri().query().map(str::to_string);
     let grpc_request = is_grpc(&request);
-    let response = if grpc_request {
-        request.extensions_mut().insert(ctx.clone());
-        let mut grpc = api.grpc.clone();
-        let span = tracing::info_span!("grpc", user = %ctx.user());
-        match grpc.call(request).instrument(span).await {
-            Ok(response) => response.map(|b| b.map_err(BoxError::from).boxed_unsync()),
-            Err(never) => match never {},
+    let trace_id = trace_id(request.headers());
+    let authenticated = api
+        .authn
+        .authenticate(certificate.as_deref(), request.headers());
+    let (response, who) = match authenticated {
+        Err(failure) => {
+            tracing::debug!(reason = %failure.reason, "authentication failed");
+            (
+                codec::error_response(&Error::Unauthorized),
+                Who::Failed(failure),
+            )
         }
-    } else {
-        let span = tracing::info_span!("rest", user = %ctx.user());
-        api.rest.handle(&ctx, request).instrument(span).await
+        Ok(ctx) => {
+            let ctx = Arc::new(ctx);
+            match crate::auth::impersonation::impersonate(
+                api.rest.registry().authorizer(),
+                &ctx,
+                request.headers(),
+            ) {
+                Err(e) => (codec::error_response(&e), Who::User(ctx, None)),
+                Ok(impersonated) => {
+                    let effective = impersonated.map(Arc::new);
+                    let acting = effective.clone().unwrap_or_else(|| ctx.clone());
+                    let response = if grpc_request {
+                        request.extensions_mut().insert(acting.clone());
+                        let mut grpc = api.grpc.clone();
+                        let span = tracing::info_span!("grpc", user = %acting.user());
+                        match grpc.call(request).instrument(span).await {
+                            Ok(response) => {
+                                response.map(|b| b.map_err(BoxError::from).boxed_unsync())
+                            }
+                            Err(never) => match never {},
+                        }
+                    } else {
+                        let span = tracing::info_span!("rest", user = %acting.user());
+                        api.rest.handle(&acting, request).instrument(span).await
+                    };
+                    (response, Who::User(ctx, effective))
+                }
+            }
+        }
     };
     if let Some(audit) = &api.audit {
-        audit.record(&crate::audit::entry(
-            &ctx,
-            &crate::audit::Observed {
-                method: &method,
-                path: &path,
-                query: query.as_deref(),
-                protocol: if grpc_request { "grpc" } else { "rest" },
-                code: response.status().as_u16(),
-                latency: started.elapsed(),
-            },
-            crate::registry::meta::now_rfc3339(),
-        ));
+        let observed = crate::audit::Observed {
+            method: &method,
+            path: &path,
+            query: query.as_deref(),
+            protocol: if grpc_request { "grpc" } else { "rest" },
+            code: response.status().as_u16(),
+            latency: started.elapsed(),
+        };
+        let now = crate::registry::meta::now_rfc3339();
+        let mut entry = match &who {
+            Who::User(ctx, _) => crate::audit::entry(ctx, &observed, now),
+            Who::Failed(failure) => crate::audit::failed_entry(failure, &observed, now),
+        };
+        if let Who::User(_, Some(impersonated)) = &who {
+            entry.impersonated_user = Some(crate::audit::UserRecord {
+                username: impersonated.identity.user.clone(),
+                groups: impersonated.identity.groups.clone(),
+            });
+        }
+        entry.trace_id = trace_id;
+        audit.record(&entry);
     }
     response
+}
+
+/// Who a request ran as, for the audit line.
+enum Who {
+    /// Authenticated, and the impersonated identity if any.
+    User(Arc<RequestContext>, Option<Arc<RequestContext>>),
+    /// Refused with 401.
+    Failed(crate::auth::authn::AuthnFailure),
+}
+
+/// The trace id of the caller's W3C `traceparent`, if it sent one.
+fn trace_id(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    let id = value.split('-').nth(1)?;
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_string())
 }

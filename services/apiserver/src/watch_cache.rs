@@ -376,6 +376,21 @@ impl WatchCache {
         (items, state.revision)
     }
 
+    /// The resource this cache holds.
+    pub fn resource(&self) -> &'static ResourceInfo {
+        self.resource
+    }
+
+    /// Every current object (shared, not copied).
+    pub fn objects(&self) -> Vec<Arc<Value>> {
+        self.lock().objects.values().cloned().collect()
+    }
+
+    /// The current object at `key`, if any.
+    pub fn get(&self, key: &str) -> Option<Arc<Value>> {
+        self.lock().objects.get(key).cloned()
+    }
+
     /// Starts a watcher. `After(N)` older than the window is a 410 `Expired`.
     pub fn subscribe(&self, from: WatchFrom) -> Result<Subscription> {
         let state = self.lock();

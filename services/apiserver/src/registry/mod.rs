@@ -324,6 +324,16 @@ impl Registry {
         &self.storage
     }
 
+    /// The authorizer every verb runs (access reviews and impersonation ask it).
+    pub fn authorizer(&self) -> &dyn crate::admission::Authorizer {
+        self.hooks.authorizer.as_ref()
+    }
+
+    /// Authorizes a request for a non-resource path (discovery, `/version` ...).
+    pub fn authorize_path(&self, ctx: &RequestContext, verb: &str, path: &str) -> Result<()> {
+        self.hooks.authorizer.authorize_path(ctx, verb, path)
+    }
+
     fn authorize(&self, ctx: &RequestContext, verb: Verb, r: &ObjectRef) -> Result<()> {
         self.hooks.authorizer.authorize(
             ctx,

@@ -46,6 +46,8 @@ pub struct RestApi {
     shutdown: CancellationToken,
     /// How often watches that allow bookmarks get one.
     bookmark_interval: Duration,
+    /// Signs TokenRequests (`--service-account-signing-key-file`); None: 404.
+    token_issuer: Option<std::sync::Arc<crate::auth::authn::TokenIssuer>>,
 }
 
 /// Longest watch when the client gives no `timeoutSeconds` (upstream: 30-60 minutes).
@@ -91,7 +93,22 @@ impl RestApi {
             server_address,
             shutdown,
             bookmark_interval,
+            token_issuer: None,
         }
+    }
+
+    /// The same front end answering TokenRequests with `issuer`.
+    pub fn with_token_issuer(
+        mut self,
+        issuer: Option<std::sync::Arc<crate::auth::authn::TokenIssuer>>,
+    ) -> Self {
+        self.token_issuer = issuer;
+        self
+    }
+
+    /// The registry requests go to.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// Serves one request; never fails: errors become Status responses.
@@ -126,9 +143,42 @@ impl RestApi {
         B::Error: Into<BoxError>,
     {
         let query = Query::parse(request.uri().query());
-        let route = request::route(request.method(), request.uri().path(), &query)?;
         let format = codec::response_format(request.headers())?;
+        if let Some(rest) = request
+            .uri()
+            .path()
+            .strip_prefix("/apis/authorization.k8s.io")
+        {
+            let rest = rest.trim_matches('/').to_string();
+            return self.authorization(ctx, &rest, format, request).await;
+        }
+        if request.method() == Method::POST
+            && let [
+                "",
+                "api",
+                "v1",
+                "namespaces",
+                ns,
+                "serviceaccounts",
+                name,
+                "token",
+            ] = request
+                .uri()
+                .path()
+                .split('/')
+                .collect::<Vec<_>>()
+                .as_slice()
+        {
+            let (ns, name) = (ns.to_string(), name.to_string());
+            return self.token_request(ctx, &ns, &name, format, request).await;
+        }
+        let route = request::route(request.method(), request.uri().path(), &query)?;
         let ok = |v: &Value| Ok(codec::object_response(StatusCode::OK, format, v));
+        if !matches!(route, Route::Resource(_)) {
+            let verb = request.method().as_str().to_ascii_lowercase();
+            self.registry
+                .authorize_path(ctx, &verb, request.uri().path())?;
+        }
         match route {
             Route::Version => ok(&version_info()),
             Route::Live => Ok(codec::text_response(StatusCode::OK, "ok")),
@@ -139,7 +189,11 @@ impl RestApi {
                 None => Err(Error::PathNotFound),
             },
             Route::CoreVersions => ok(&to_value(&resource::api_versions(&self.server_address))),
-            Route::Groups => ok(&to_value(&resource::api_group_list())),
+            Route::Groups => {
+                let mut groups = resource::api_group_list();
+                groups.groups.push(crate::auth::review::api_group());
+                ok(&to_value(&groups))
+            }
             Route::Group(group) => match resource::api_group(&group) {
                 Some(g) => ok(&to_value(&g)),
                 None => Err(Error::PathNotFound),
@@ -152,6 +206,154 @@ impl RestApi {
             }
             Route::Resource(req) => self.resource(ctx, req, &query, format, request).await,
         }
+    }
+
+    /// `/apis/authorization.k8s.io/...`: its discovery documents and the access
+    /// reviews (create-only, answered by the authorizer, never stored).
+    async fn authorization<B>(
+        &self,
+        ctx: &RequestContext,
+        rest: &str,
+        format: ResponseFormat,
+        request: Request<B>,
+    ) -> Result<Response<Body>>
+    where
+        B: http_body::Body<Data = bytes::Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        use crate::auth::review;
+        let path = request.uri().path().to_string();
+        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        match (request.method(), segments.as_slice()) {
+            (&Method::GET, []) => {
+                self.registry.authorize_path(ctx, "get", &path)?;
+                Ok(codec::object_response(
+                    StatusCode::OK,
+                    format,
+                    &to_value(&review::api_group()),
+                ))
+            }
+            (&Method::GET, ["v1"]) => {
+                self.registry.authorize_path(ctx, "get", &path)?;
+                Ok(codec::object_response(
+                    StatusCode::OK,
+                    format,
+                    &to_value(&review::api_resource_list()),
+                ))
+            }
+            (&Method::POST, ["v1", plural]) if review::REVIEWS.iter().any(|(p, _)| p == plural) => {
+                let plural = plural.to_string();
+                let (parts, body) = request.into_parts();
+                let protobuf = parts
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("application/vnd.kubernetes.protobuf"));
+                let body_format = if protobuf {
+                    None
+                } else {
+                    Some(codec::body_format(&parts.headers)?)
+                };
+                let body = codec::read_body(&parts.headers, body).await?;
+                let answer =
+                    review::create(self.registry.authorizer(), ctx, &plural, body_format, &body)?;
+                Ok(codec::object_response(StatusCode::CREATED, format, &answer))
+            }
+            (_, ["v1", plural]) if review::REVIEWS.iter().any(|(p, _)| p == plural) => {
+                Err(Error::BadRequest(format!(
+                    "the server does not allow this method on the requested resource ({plural}.authorization.k8s.io)"
+                )))
+            }
+            _ => Err(Error::PathNotFound),
+        }
+    }
+
+    /// `POST .../serviceaccounts/<name>/token` (TokenRequest): a signed token for
+    /// the service account, never stored. Needs `create serviceaccounts/token`.
+    async fn token_request<B>(
+        &self,
+        ctx: &RequestContext,
+        namespace: &str,
+        name: &str,
+        format: ResponseFormat,
+        request: Request<B>,
+    ) -> Result<Response<Body>>
+    where
+        B: http_body::Body<Data = bytes::Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let resource = resource::by_plural("", "serviceaccounts").ok_or(Error::PathNotFound)?;
+        let attrs = crate::admission::Attributes {
+            verb: Verb::Create,
+            resource,
+            subresource: Some("token"),
+            namespace: Some(namespace),
+            name,
+        };
+        self.registry.authorizer().authorize(ctx, &attrs)?;
+        let Some(issuer) = &self.token_issuer else {
+            return Err(Error::PathNotFound);
+        };
+        let (parts, body) = request.into_parts();
+        let body_format = codec::body_format(&parts.headers)?;
+        let bytes = codec::read_body(&parts.headers, body).await?;
+        let spec = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            codec::decode_object(body_format, &bytes)?
+                .get("spec")
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let audiences = spec.get("audiences").and_then(Value::as_array).map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        });
+        let seconds = match spec.get("expirationSeconds") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_u64().ok_or_else(|| {
+                Error::BadRequest(
+                    "TokenRequest is invalid: spec.expirationSeconds: Invalid value: must be a positive integer".into(),
+                )
+            })?),
+        };
+        // The account is read with the server's own authority: the caller was
+        // authorized for the token subresource, as upstream.
+        let system = RequestContext::new(rudder_pki::Identity::new(
+            "system:apiserver",
+            ["system:masters"],
+        ));
+        let account = self
+            .registry
+            .get(
+                &system,
+                &ObjectRef {
+                    resource,
+                    namespace: Some(namespace.to_string()),
+                    name: name.to_string(),
+                    subresource: None,
+                },
+            )
+            .await?;
+        let uid = meta::meta_str(&account, "uid").to_string();
+        let (token, exp) = issuer.issue(namespace, name, &uid, audiences.clone(), seconds)?;
+        let answer = json!({
+            "kind": "TokenRequest",
+            "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": namespace,
+                         "creationTimestamp": meta::now_rfc3339()},
+            "spec": {
+                "audiences": audiences.unwrap_or_default(),
+                "expirationSeconds": seconds.unwrap_or(crate::auth::authn::DEFAULT_TOKEN_SECONDS),
+            },
+            "status": {
+                "token": token,
+                "expirationTimestamp": meta::rfc3339(i64::try_from(exp).unwrap_or(i64::MAX)),
+            },
+        });
+        Ok(codec::object_response(StatusCode::CREATED, format, &answer))
     }
 
     async fn readiness(&self) -> Response<Body> {
@@ -194,6 +396,20 @@ impl RestApi {
         B: http_body::Body<Data = bytes::Bytes>,
         B::Error: Into<BoxError>,
     {
+        if req.verb.is_write() {
+            // As upstream's filter chain: authorization before the body is read,
+            // so a caller who may not write learns nothing from decoding errors.
+            self.registry.authorizer().authorize(
+                ctx,
+                &crate::admission::Attributes {
+                    verb: req.verb,
+                    resource: req.resource,
+                    subresource: req.subresource.as_deref(),
+                    namespace: req.namespace.as_deref(),
+                    name: req.name.as_deref().unwrap_or_default(),
+                },
+            )?;
+        }
         let (parts, body) = request.into_parts();
         let collection = CollectionRef {
             resource: req.resource,

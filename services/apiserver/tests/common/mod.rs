@@ -23,6 +23,7 @@ use rudder_apiserver::config::Config;
 use rudder_apiserver::registry::Registry;
 use rudder_apiserver::storage::{Storage, StoreConfig};
 use rudder_pki::certs::{CertsLayout, CertsOptions, write_cluster_certs};
+use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -206,6 +207,13 @@ impl TestCluster {
 
     /// Certificates for the API server's port, a store, and the API server, ready.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`TestCluster::start`] with extra API server flags
+    /// (`--authorization-mode=Node,RBAC`, `--audit-log-path=...`); `{dir}` in a
+    /// flag is the cluster's directory (certificates are under `{dir}/pki`).
+    pub async fn start_with(extra_flags: &[String]) -> Self {
         let dir = TempDir::new().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -217,24 +225,32 @@ impl TestCluster {
         let layout = CertsLayout::new(dir.path());
         let store = TestStore::start(&StoreKind::from_env(), &layout, dir.path()).await;
         let serving = layout.apiserver_tls();
-        let config = Config::from_args([
-            "rudder-apiserver".to_string(),
-            format!("--etcd-servers={}", store.endpoint),
-            format!("--etcd-cafile={}", layout.ca_cert().display()),
-            format!(
-                "--etcd-certfile={}",
-                layout.apiserver_etcd_client_tls().cert.display()
+        let config = Config::from_args(
+            [
+                "rudder-apiserver".to_string(),
+                format!("--etcd-servers={}", store.endpoint),
+                format!("--etcd-cafile={}", layout.ca_cert().display()),
+                format!(
+                    "--etcd-certfile={}",
+                    layout.apiserver_etcd_client_tls().cert.display()
+                ),
+                format!(
+                    "--etcd-keyfile={}",
+                    layout.apiserver_etcd_client_tls().key.display()
+                ),
+                format!("--tls-cert-file={}", serving.cert.display()),
+                format!("--tls-private-key-file={}", serving.key.display()),
+                format!("--client-ca-file={}", serving.ca.display()),
+                "--bind-address=127.0.0.1".into(),
+                format!("--secure-port={port}"),
+            ]
+            .into_iter()
+            .chain(
+                extra_flags
+                    .iter()
+                    .map(|f| f.replace("{dir}", &dir.path().display().to_string())),
             ),
-            format!(
-                "--etcd-keyfile={}",
-                layout.apiserver_etcd_client_tls().key.display()
-            ),
-            format!("--tls-cert-file={}", serving.cert.display()),
-            format!("--tls-private-key-file={}", serving.key.display()),
-            format!("--client-ca-file={}", serving.ca.display()),
-            "--bind-address=127.0.0.1".into(),
-            format!("--secure-port={port}"),
-        ])
+        )
         .expect("flags")
         .expect("config");
         let config = Config {
@@ -243,12 +259,21 @@ impl TestCluster {
             ..config
         };
         let shutdown = CancellationToken::new();
-        let server = tokio::spawn(rudder_apiserver::serve(
-            config.clone(),
-            listener,
-            SecurityHooks::default(),
-            shutdown.clone(),
-        ));
+        let server = tokio::spawn({
+            let served = rudder_apiserver::serve(
+                config.clone(),
+                listener,
+                SecurityHooks::default(),
+                shutdown.clone(),
+            );
+            async move {
+                let result = served.await;
+                if let Err(e) = &result {
+                    eprintln!("the API server stopped: {e}");
+                }
+                result
+            }
+        });
         let cluster = TestCluster {
             dir,
             store,
@@ -322,11 +347,59 @@ impl TestCluster {
         }
     }
 
+    /// Issues a client certificate for `user` in `groups` from the cluster CA with
+    /// `validity`, written as `pki/<name>.crt|key` with a kubeconfig `<name>.conf`
+    /// (use [`TestCluster::client`] and [`TestCluster::kubectl_as`] with `name`).
+    pub fn add_user(
+        &self,
+        name: &str,
+        user: &str,
+        groups: &[&str],
+        validity: rudder_pki::Validity,
+    ) -> ApiClient {
+        let layout = self.layout();
+        let ca = rudder_pki::CertificateAuthority::load(&layout.pki_dir()).expect("CA");
+        let cert = ca.issue_client(user, groups, validity).expect("issue");
+        let (crt, key) = layout.pair(name);
+        cert.write(&crt, &key).expect("write cert");
+        let ca_pem = std::fs::read_to_string(layout.ca_cert()).expect("ca pem");
+        rudder_pki::kubeconfig::Kubeconfig::for_identity(
+            "rudder",
+            &format!("https://127.0.0.1:{}", self.port),
+            &ca_pem,
+            user,
+            &cert,
+        )
+        .save(&layout.kubeconfig(name))
+        .expect("kubeconfig");
+        self.client(name)
+    }
+
+    /// A client that trusts the cluster CA but presents no certificate (for
+    /// bearer tokens, or nothing at all).
+    pub fn client_without_certificate(&self) -> ApiClient {
+        rudder_pki::install_crypto_provider();
+        let ca = std::fs::read(self.layout().ca_cert()).expect("ca");
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&ca) {
+            roots.add(cert.expect("ca pem")).expect("root");
+        }
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        ApiClient::new(self.port, Arc::new(config))
+    }
+
     /// Runs the real kubectl with the admin kubeconfig.
     pub async fn kubectl(&self, args: &[&str]) -> std::process::Output {
+        self.kubectl_as("admin", args).await
+    }
+
+    /// Runs the real kubectl with the kubeconfig `<name>.conf`.
+    pub async fn kubectl_as(&self, name: &str, args: &[&str]) -> std::process::Output {
         tokio::process::Command::new(KUBECTL)
             .arg("--kubeconfig")
-            .arg(self.layout().kubeconfig("admin"))
+            .arg(self.layout().kubeconfig(name))
             .arg(format!(
                 "--cache-dir={}",
                 self.dir.path().join("kube-cache").display()

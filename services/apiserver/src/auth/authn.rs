@@ -1,0 +1,214 @@
+//! Authentication: who a request comes from. A client certificate verified
+//! against `--client-ca-file` (CN user, O groups) comes first, as upstream's
+//! x509 authenticator; else an `Authorization: Bearer` service-account token
+//! (signature, issuer, audience, expiry, and the service account still existing
+//! with the token's uid, read from the watch cache). Nothing is anonymous: no
+//! credential, or a bad one, is 401 `Unauthorized`.
+//!
+//! The TLS layer requests but does not require client certificates
+//! ([`server_tls`]), so token callers can connect; a certificate that is
+//! presented but expired or from another CA still fails the handshake.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use rudder_api::keys;
+use rudder_pki::{Identity, TlsPaths};
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::admission::RequestContext;
+use crate::auth::token::{Claims, TokenSigner, TokenVerifier};
+use crate::error::{Error, Result};
+use crate::watch_cache::WatchCache;
+
+/// Why authentication failed, for the audit line (never sent: the wire says
+/// `Unauthorized` only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthnFailure {
+    /// A short reason (`no credentials`, `token expired`, `service account deleted`).
+    pub reason: String,
+    /// The user the credential claimed, when there was one.
+    pub claimed_user: Option<String>,
+}
+
+/// The group every service account is in.
+pub const SERVICE_ACCOUNTS_GROUP: &str = "system:serviceaccounts";
+
+/// Authenticates requests.
+pub struct Authenticator {
+    tokens: Option<TokenVerifier>,
+    service_accounts: Option<Arc<WatchCache>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("tokens", &self.tokens.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// Certificates only.
+    pub fn certificates_only() -> Self {
+        Authenticator {
+            tokens: None,
+            service_accounts: None,
+        }
+    }
+
+    /// Certificates and service-account tokens verified by `tokens`, whose
+    /// accounts are looked up in `service_accounts`.
+    pub fn with_tokens(tokens: TokenVerifier, service_accounts: Arc<WatchCache>) -> Self {
+        Authenticator {
+            tokens: Some(tokens),
+            service_accounts: Some(service_accounts),
+        }
+    }
+
+    /// The caller of a request on a connection that presented `certificate`.
+    pub fn authenticate(
+        &self,
+        certificate: Option<&Identity>,
+        headers: &HeaderMap,
+    ) -> Result<RequestContext, AuthnFailure> {
+        if let Some(identity) = certificate {
+            return Ok(RequestContext::new(identity.clone()));
+        }
+        let fail = |reason: &str, claimed_user: Option<String>| AuthnFailure {
+            reason: reason.to_string(),
+            claimed_user,
+        };
+        let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+            return Err(fail("no credentials", None));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| fail("unsupported Authorization header", None))?;
+        let (Some(verifier), Some(accounts)) = (&self.tokens, &self.service_accounts) else {
+            return Err(fail("token authentication is not configured", None));
+        };
+        let claims = verifier
+            .verify(token, crate::auth::token::now())
+            .map_err(|e| fail(&e.to_string(), None))?;
+        let k = &claims.kubernetes;
+        let user = claims.sub.clone();
+        let stored = keys::object_key(
+            accounts.resource(),
+            Some(&k.namespace),
+            &k.serviceaccount.name,
+        )
+        .ok()
+        .and_then(|key| accounts.get(&key));
+        let Some(stored) = stored else {
+            return Err(fail("service account not found", Some(user)));
+        };
+        if crate::registry::meta::meta_str(&stored, "uid") != k.serviceaccount.uid {
+            return Err(fail("service account uid does not match", Some(user)));
+        }
+        Ok(RequestContext::new(Identity::new(
+            user,
+            [
+                SERVICE_ACCOUNTS_GROUP.to_string(),
+                format!("{SERVICE_ACCOUNTS_GROUP}:{}", k.namespace),
+            ],
+        )))
+    }
+}
+
+/// Issues tokens for the TokenRequest API (`serviceaccounts/<name>/token`).
+#[derive(Debug)]
+pub struct TokenIssuer {
+    signer: TokenSigner,
+    /// Audiences when the request names none (upstream `--api-audiences`,
+    /// defaulting to the issuer).
+    default_audiences: Vec<String>,
+}
+
+/// Shortest token lifetime a TokenRequest may ask (upstream: 10 minutes).
+pub const MIN_TOKEN_SECONDS: u64 = 600;
+/// Lifetime when the request names none (upstream: 1 hour).
+pub const DEFAULT_TOKEN_SECONDS: u64 = 3600;
+
+impl TokenIssuer {
+    /// An issuer signing with `signer`.
+    pub fn new(signer: TokenSigner) -> Self {
+        let default_audiences = vec![signer.issuer().to_string()];
+        TokenIssuer {
+            signer,
+            default_audiences,
+        }
+    }
+
+    /// A signed token for `namespace/name` (uid `uid`), and its expiry (unix seconds).
+    pub fn issue(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        audiences: Option<Vec<String>>,
+        seconds: Option<u64>,
+    ) -> Result<(String, u64)> {
+        let seconds = seconds.unwrap_or(DEFAULT_TOKEN_SECONDS);
+        if seconds < MIN_TOKEN_SECONDS {
+            return Err(Error::BadRequest(
+                "TokenRequest is invalid: spec.expirationSeconds: Invalid value: may not specify a duration less than 10 minutes".into(),
+            ));
+        }
+        let audiences = audiences
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| self.default_audiences.clone());
+        let claims = Claims::new(
+            self.signer.issuer(),
+            audiences,
+            namespace,
+            name,
+            uid,
+            crate::auth::token::now(),
+            seconds,
+        );
+        Ok((self.signer.sign(&claims)?, claims.exp))
+    }
+}
+
+/// The serving TLS config: our certificate, and client certificates requested,
+/// verified against the CA when presented, but not required (token callers have
+/// none). ALPN h2 and HTTP/1.1.
+pub fn server_tls(paths: &TlsPaths) -> Result<Arc<rustls::ServerConfig>> {
+    rudder_pki::install_crypto_provider();
+    let material = paths
+        .load()
+        .map_err(|e| Error::Startup(format!("serving TLS: {e}")))?;
+    let bad = |what: &str| Error::Startup(format!("serving TLS: {what}"));
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(material.ca_pem.as_bytes()) {
+        roots
+            .add(cert.map_err(|_| bad("client CA is not PEM"))?)
+            .map_err(|e| bad(&format!("client CA: {e}")))?;
+    }
+    let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| bad(&format!("client verifier: {e}")))?;
+    let chain = CertificateDer::pem_slice_iter(material.cert_pem.as_bytes())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|_| bad("serving certificate is not PEM"))?;
+    let key = PrivateKeyDer::from_pem_slice(material.key.expose_pem().as_bytes())
+        .map_err(|_| bad("serving key is not PEM"))?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| bad(&e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
