@@ -168,7 +168,7 @@ fn up_serves_down_stops_everything_and_data_survives_a_second_up() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("[up] cluster is up: rudder-store")),
+            .any(|l| l == "[up] cluster is up: rudder-store, rudder-apiserver"),
         "{lines:?}"
     );
     assert!(
@@ -178,6 +178,28 @@ fn up_serves_down_stops_everything_and_data_survives_a_second_up() {
         "{lines:?}"
     );
     assert!(dir.join("admin.conf").is_file());
+
+    // The printed kubeconfig reaches the API server, under RBAC, with both CLIs.
+    let kubeconfig = dir.join("admin.conf");
+    let namespaces = Command::new(bin_dir().join("rudderctl"))
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["get", "ns", "-o", "name"])
+        .output()
+        .unwrap();
+    assert!(
+        namespaces.status.success(),
+        "{}",
+        String::from_utf8_lossy(&namespaces.stderr)
+    );
+    assert!(String::from_utf8_lossy(&namespaces.stdout).contains("namespace/default\n"));
+    let can_i = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["auth", "can-i", "delete", "nodes"])
+        .output()
+        .expect("kubectl runs");
+    assert_eq!(String::from_utf8_lossy(&can_i.stdout).trim(), "yes");
 
     let put = etcdctl(
         &dir,

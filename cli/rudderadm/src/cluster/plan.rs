@@ -167,6 +167,8 @@ pub fn plan(
                 format!("--service-account-key-file={}", path(sa_pub)),
                 format!("--service-account-signing-key-file={}", path(sa_key)),
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_string(),
+                // kube-apiserver's default is AlwaysAllow; a cluster people use is not.
+                "--authorization-mode=Node,RBAC".to_string(),
             ],
             ports: vec![(ports.apiserver, "rudder-apiserver")],
             health: HealthCheck::Https {
@@ -240,6 +242,11 @@ mod tests {
                 .contains(&"--etcd-servers=https://127.0.0.1:12379".to_string())
         );
         assert!(apiserver.args.contains(&"--secure-port=16443".to_string()));
+        assert!(
+            apiserver
+                .args
+                .contains(&"--authorization-mode=Node,RBAC".to_string())
+        );
         assert!(
             apiserver
                 .args
