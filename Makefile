@@ -23,6 +23,9 @@ release: deps
 # Tests build in the dev profile only, the same one `build` and `lint` warm.
 test: deps
 	$(CARGO) test --workspace --no-fail-fast
+	@echo "== the API server's integration tests again, on rudder-store instead of etcd"
+	RUDDER_TEST_STORE=rudder-store RUDDER_STORE_BIN=$(CARGO_TARGET_DIR)/debug/rudder-store \
+	  $(CARGO) test -p rudder-apiserver --no-fail-fast --test '*'
 
 lint: deps
 	$(CARGO) fmt --all --check

@@ -31,6 +31,8 @@ pub mod storage;
 pub mod table;
 pub mod watch_cache;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
@@ -133,11 +135,25 @@ pub async fn serve(
             rbac_cache("clusterroles"),
         ),
     );
-    let registry = Registry::new(storage, hooks).with_watch_caches(caches);
+    let registry = Registry::new(storage, hooks).with_watch_caches(caches.clone());
+    // Not ready until the bootstrap policy is in place and visible to the
+    // authorizer: otherwise the first requests after start race it and get 403s
+    // (upstream's poststarthook/rbac/bootstrap-roles).
+    let bootstrapped = Arc::new(AtomicBool::new(!rbac));
     if rbac {
+        let (registry, shutdown, done) = (registry.clone(), shutdown.clone(), bootstrapped.clone());
         tokio::spawn(
-            auth::bootstrap::reconcile(registry.clone(), shutdown.clone())
-                .instrument(tracing::info_span!("bootstrap", what = "rbac")),
+            async move {
+                auth::bootstrap::reconcile(registry, shutdown.clone()).await;
+                while !auth::bootstrap::visible_in(&caches) {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                    }
+                }
+                done.store(true, Ordering::Release);
+            }
+            .instrument(tracing::info_span!("bootstrap", what = "rbac")),
         );
     }
     let address = listener
@@ -150,7 +166,8 @@ pub async fn serve(
             shutdown.clone(),
             config.watch_bookmark_interval,
         )
-        .with_token_issuer(signer.map(|s| std::sync::Arc::new(auth::authn::TokenIssuer::new(s)))),
+        .with_token_issuer(signer.map(|s| std::sync::Arc::new(auth::authn::TokenIssuer::new(s))))
+        .with_bootstrap_gate(bootstrapped),
         grpc: ApiServer::new(grpc::ApiService::new(
             registry.clone(),
             shutdown.clone(),

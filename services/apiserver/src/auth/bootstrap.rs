@@ -495,6 +495,19 @@ pub async fn reconcile(registry: Registry, shutdown: CancellationToken) {
     }
 }
 
+/// Whether the watch caches hold every bootstrap object: from then on the RBAC
+/// authorizer, which reads the caches, grants what the bootstrap policy grants.
+pub fn visible_in(caches: &crate::watch_cache::WatchCaches) -> bool {
+    objects().iter().all(|(plural, name, _)| {
+        rudder_api::resource::by_plural("rbac.authorization.k8s.io", plural)
+            .and_then(|resource| caches.get(resource))
+            .is_some_and(|cache| {
+                rudder_api::keys::object_key(cache.resource(), None, name)
+                    .is_ok_and(|key| cache.get(&key).is_some())
+            })
+    })
+}
+
 /// Logs when a stored bootstrap object differs from the bootstrap one; never
 /// rewrites it (an operator's change is deliberate).
 async fn report_drift(

@@ -48,6 +48,9 @@ pub struct RestApi {
     bookmark_interval: Duration,
     /// Signs TokenRequests (`--service-account-signing-key-file`); None: 404.
     token_issuer: Option<std::sync::Arc<crate::auth::authn::TokenIssuer>>,
+    /// Set once the bootstrap RBAC policy is stored and in the caches; `/readyz`
+    /// fails until then.
+    bootstrapped: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Longest watch when the client gives no `timeoutSeconds` (upstream: 30-60 minutes).
@@ -94,10 +97,20 @@ impl RestApi {
             shutdown,
             bookmark_interval,
             token_issuer: None,
+            bootstrapped: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
     }
 
     /// The same front end answering TokenRequests with `issuer`.
+    /// The flag `/readyz` waits for besides the store and the caches.
+    pub fn with_bootstrap_gate(
+        mut self,
+        bootstrapped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Self {
+        self.bootstrapped = bootstrapped;
+        self
+    }
+
     pub fn with_token_issuer(
         mut self,
         issuer: Option<std::sync::Arc<crate::auth::authn::TokenIssuer>>,
@@ -364,7 +377,8 @@ impl RestApi {
         .await;
         let store_ok = matches!(check, Ok(Ok(_)));
         let caches_ok = self.registry.caches_ready();
-        if store_ok && caches_ok {
+        let bootstrap_ok = self.bootstrapped.load(std::sync::atomic::Ordering::Acquire);
+        if store_ok && caches_ok && bootstrap_ok {
             return codec::text_response(StatusCode::OK, "ok");
         }
         let line = |ok: bool, name: &str| {
@@ -377,9 +391,10 @@ impl RestApi {
         codec::text_response(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!(
-                "{}\n{}\nreadyz check failed",
+                "{}\n{}\n{}\nreadyz check failed",
                 line(store_ok, "etcd"),
-                line(caches_ok, "watch-cache-sync")
+                line(caches_ok, "watch-cache-sync"),
+                line(bootstrap_ok, "poststarthook/rbac/bootstrap-roles")
             ),
         )
     }
