@@ -2,7 +2,6 @@
 //! free loopback ports with a fresh data dir, plaintext or mTLS, killed on drop.
 
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -23,10 +22,7 @@ pub struct Etcd {
     dir: TempDir,
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().expect("local addr").port()
-}
+use rudder_testkit::free_port;
 
 impl Etcd {
     /// Starts etcd in plaintext, or with mTLS on the client port (`rudderadm certs`

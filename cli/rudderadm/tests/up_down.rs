@@ -18,13 +18,7 @@ fn bin_dir() -> PathBuf {
     Path::new(RUDDERADM).parent().unwrap().to_path_buf()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use rudder_testkit::free_port;
 
 struct Ports {
     apiserver: u16,

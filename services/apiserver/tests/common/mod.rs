@@ -8,7 +8,6 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -78,13 +77,7 @@ impl StoreKind {
     }
 }
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+pub use rudder_testkit::free_port;
 
 /// One store process with mTLS, killed on drop.
 pub struct TestStore {

@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -30,13 +29,7 @@ macro_rules! assert_eventually {
 
 pub const ETCDCTL: &str = "/usr/bin/etcdctl";
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+pub use rudder_testkit::free_port;
 
 /// One member and its files; a process while started.
 pub struct Member {
