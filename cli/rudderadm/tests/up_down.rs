@@ -31,6 +31,7 @@ struct Ports {
 struct Up {
     child: Child,
     lines: mpsc::Receiver<String>,
+    dir: PathBuf,
 }
 
 impl Up {
@@ -64,7 +65,11 @@ impl Up {
                 }
             }
         });
-        Up { child, lines }
+        Up {
+            child,
+            lines,
+            dir: dir.to_path_buf(),
+        }
     }
 
     /// Waits for the last line of the welcome `up` prints once every component is
@@ -104,7 +109,12 @@ impl Up {
 }
 
 impl Drop for Up {
+    /// A failed test must not leave components behind: `down` stops them through the
+    /// pid files (killing `up` alone would orphan them in their own process group).
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = down(&self.dir);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

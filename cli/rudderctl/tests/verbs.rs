@@ -977,3 +977,30 @@ async fn the_examples_apply_get_scale_and_delete() {
         )
     );
 }
+
+#[tokio::test]
+async fn create_namespace_from_arguments() {
+    let server = FakeApiServer::start().await;
+    assert_eq!(
+        server.rudderctl(&["create", "namespace", "team-a"]).await,
+        (0, "namespace/team-a created\n".to_string(), String::new())
+    );
+    assert!(server.object("namespaces", "", "team-a").is_some());
+    assert_eq!(
+        server
+            .rudderctl(&["create", "ns", "team-b", "--dry-run=client"])
+            .await,
+        (
+            0,
+            "namespace/team-b created (dry run)\n".to_string(),
+            String::new()
+        )
+    );
+    assert!(server.object("namespaces", "", "team-b").is_none());
+    let (code, out, err) = server.rudderctl(&["create", "namespace", "team-a"]).await;
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err,
+        "Error from server (AlreadyExists): namespaces \"team-a\" already exists\n"
+    );
+}

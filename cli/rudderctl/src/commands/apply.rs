@@ -53,34 +53,116 @@ impl Outcome {
 }
 
 /// The configuration as sent: the manifest with the last-applied annotation holding
-/// the manifest itself (without that annotation), as compact JSON plus a newline,
-/// exactly as kubectl writes it.
+/// the manifest itself (without that annotation), byte for byte as kubectl writes it:
+/// Go's `json.Encoder` output of the object as an unstructured map (keys sorted,
+/// compact, `<`, `>`, `&` escaped as `\u003c`…, a trailing newline), and with
+/// `metadata.annotations` always present, `{}` when the manifest has none.
 pub fn modified_configuration(object: &Value) -> anyhow::Result<Value> {
     let mut original = object.clone();
-    if let Some(annotations) = original
-        .pointer_mut("/metadata/annotations")
-        .and_then(Value::as_object_mut)
-    {
-        annotations.remove(LAST_APPLIED);
-        if annotations.is_empty()
-            && let Some(meta) = original.get_mut("metadata").and_then(Value::as_object_mut)
-        {
-            meta.remove("annotations");
-        }
-    }
-    let mut text = serde_json::to_string(&original)?;
-    text.push('\n');
-    let mut modified = original;
-    let Some(meta) = modified.get_mut("metadata").and_then(Value::as_object_mut) else {
+    let Some(meta) = original.get_mut("metadata").and_then(Value::as_object_mut) else {
         anyhow::bail!("the object has no metadata");
     };
     let annotations = meta
         .entry("annotations")
         .or_insert_with(|| Value::Object(Default::default()));
+    if annotations.is_null() {
+        *annotations = Value::Object(Default::default());
+    }
     if let Value::Object(map) = annotations {
+        map.remove(LAST_APPLIED);
+    }
+    let text = go_json(&original);
+    let mut modified = original;
+    if let Some(Value::Object(map)) = modified.pointer_mut("/metadata/annotations") {
         map.insert(LAST_APPLIED.to_string(), Value::String(text));
     }
     Ok(modified)
+}
+
+/// `value` as Go's `json.NewEncoder(w).Encode` writes an unstructured map: compact,
+/// object keys sorted, HTML-safe string escapes, integral floats without a fraction,
+/// and a trailing newline.
+pub fn go_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_go_json(value, &mut out);
+    out.push('\n');
+    out
+}
+
+fn write_go_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&go_number(n)),
+        Value::String(s) => write_go_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_go_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_go_string(key, out);
+                out.push(':');
+                write_go_json(&map[key], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A number as Go prints an `int64` or a `float64` (`1e+21` style above 1e21, `1e-7`
+/// below 1e-6, otherwise the shortest decimal).
+fn go_number(n: &serde_json::Number) -> String {
+    if n.is_i64() || n.is_u64() {
+        return n.to_string();
+    }
+    let f = n.as_f64().unwrap_or_default();
+    let abs = f.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        let text = format!("{f:e}");
+        // Go's encoding/json writes `1e+21` and `1e-7` (it trims `e-07`).
+        match text.split_once('e') {
+            Some((mantissa, exp)) if !exp.starts_with('-') => format!("{mantissa}e+{exp}"),
+            _ => text,
+        }
+    } else if f.fract() == 0.0 {
+        format!("{f:.0}")
+    } else {
+        format!("{f}")
+    }
+}
+
+fn write_go_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// The patch for an existing object: `{}` when nothing changes.
@@ -150,10 +232,13 @@ async fn apply_one(
     let info = m.resource()?;
     let ns = m.target_namespace(info, namespace, session.global.namespace.as_deref())?;
     let api = api(session, info, ns.as_deref())?;
-    let mut modified = modified_configuration(&m.object)?;
+    // kubectl sets the target namespace on the object before it records it, so
+    // the annotation names the namespace even when the manifest does not.
+    let mut object = m.object.clone();
     if let Some(ns) = &ns {
-        modified["metadata"]["namespace"] = ns.clone().into();
+        object["metadata"]["namespace"] = ns.clone().into();
     }
+    let modified = modified_configuration(&object)?;
     let name = m.name();
     let Some(live) = api.get_opt(name).await? else {
         let params = PostParams {
@@ -193,10 +278,28 @@ mod tests {
         let modified = modified_configuration(&manifest).unwrap();
         assert_eq!(
             modified["metadata"]["annotations"][LAST_APPLIED],
-            "{\"apiVersion\":\"v1\",\"data\":{\"a\":\"1\"},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"}}\n"
+            "{\"apiVersion\":\"v1\",\"data\":{\"a\":\"1\"},\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{},\"name\":\"c\"}}\n"
         );
         // Applying the result again stores the same annotation.
         assert_eq!(modified_configuration(&modified).unwrap(), modified);
+    }
+
+    #[test]
+    fn last_applied_is_byte_identical_to_kubectl() {
+        // What kubectl 1.32 stored for the same manifest, read back from a real server.
+        let manifest = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "nons", "namespace": "default", "annotations": {"keep": "1"}},
+            "data": {"a": "<&>", "q": "\"\\\n\u{2028}\u{1}"}});
+        let modified = modified_configuration(&manifest).unwrap();
+        assert_eq!(
+            modified["metadata"]["annotations"][LAST_APPLIED],
+            "{\"apiVersion\":\"v1\",\"data\":{\"a\":\"\\u003c\\u0026\\u003e\",\"q\":\"\\\"\\\\\\n\\u2028\\u0001\"},\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{\"keep\":\"1\"},\"name\":\"nons\",\"namespace\":\"default\"}}\n"
+        );
+        assert_eq!(modified["metadata"]["annotations"]["keep"], "1");
+        assert_eq!(
+            go_json(&json!([1, -2, 1.5, 3.0, 1e21, 1e-7, 0.000001, true, null])),
+            "[1,-2,1.5,3,1e+21,1e-7,0.000001,true,null]\n"
+        );
     }
 
     #[test]

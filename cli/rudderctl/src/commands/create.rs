@@ -1,6 +1,6 @@
 //! `rudderctl create -f`: create every object of the manifests.
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use rudder_client::{DynamicObject, PostParams};
 
 use super::{DryRun, api, kind_name};
@@ -12,6 +12,9 @@ use crate::session::Session;
 /// `create` flags.
 #[derive(Debug, Clone, Default, Args)]
 pub struct CreateArgs {
+    /// An object made from arguments instead of a file (`create namespace NAME`).
+    #[command(subcommand)]
+    pub what: Option<CreateWhat>,
     /// Files, directories or `-` (stdin) with the objects to create.
     #[arg(short = 'f', long = "filename")]
     pub filenames: Vec<String>,
@@ -26,8 +29,25 @@ pub struct CreateArgs {
     pub dry_run: String,
 }
 
+/// The objects `create` builds from its arguments.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CreateWhat {
+    /// Create a namespace with the specified name.
+    #[command(visible_alias = "ns")]
+    Namespace {
+        /// The namespace's name.
+        name: String,
+        /// `none`, `client` (print only) or `server` (validate without storing).
+        #[arg(long, default_value = "none")]
+        dry_run: String,
+    },
+}
+
 /// Runs `create`.
 pub async fn run(args: CreateArgs, session: &mut Session<'_>) -> anyhow::Result<()> {
+    if let Some(CreateWhat::Namespace { name, dry_run }) = args.what {
+        return create_namespace(&name, &dry_run, session).await;
+    }
     let format = OutputFormat::parse(args.output.as_deref()).map_err(anyhow::Error::msg)?;
     let manifests = manifest::read(&args.filenames, args.recursive, session.io)?;
     let namespace = session.namespace()?;
@@ -76,5 +96,29 @@ pub async fn run(args: CreateArgs, session: &mut Session<'_>) -> anyhow::Result<
     if failed {
         return Err(Reported.into());
     }
+    Ok(())
+}
+
+/// `create namespace NAME`: `namespace/NAME created`, as kubectl.
+async fn create_namespace(
+    name: &str,
+    dry_run: &str,
+    session: &mut Session<'_>,
+) -> anyhow::Result<()> {
+    let dry_run = DryRun::parse(dry_run)?;
+    let info = rudder_api::resource::by_api_version_kind("v1", "Namespace")
+        .ok_or_else(|| anyhow::anyhow!("the server does not serve namespaces"))?;
+    let api = api(session, info, None)?;
+    let object =
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    if dry_run != DryRun::Client {
+        let params = PostParams {
+            dry_run: dry_run == DryRun::Server,
+            field_manager: Some("kubectl-create".to_string()),
+        };
+        api.create(&params, &DynamicObject(object)).await?;
+    }
+    let suffix = dry_run.suffix();
+    session.print(&format!("{}/{name} created{suffix}\n", kind_name(info)));
     Ok(())
 }

@@ -169,6 +169,56 @@ fn i(v: &Value, pointer: &str) -> i64 {
     v.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
 }
 
+/// A probe as kubectl's `DescribeProbe` words it.
+fn describe_probe(probe: &Value) -> String {
+    let attrs = format!(
+        "delay={}s timeout={}s period={}s #success={} #failure={}",
+        i(probe, "/initialDelaySeconds"),
+        i(probe, "/timeoutSeconds"),
+        i(probe, "/periodSeconds"),
+        i(probe, "/successThreshold"),
+        i(probe, "/failureThreshold")
+    );
+    let port = |v: Option<&Value>| v.map(crate::output::jsonpath::display).unwrap_or_default();
+    if let Some(exec) = probe.get("exec") {
+        let command: Vec<&str> = arr(exec, "/command")
+            .iter()
+            .map(|c| c.as_str().unwrap_or_default())
+            .collect();
+        format!("exec [{}] {attrs}", command.join(" "))
+    } else if let Some(get) = probe.get("httpGet") {
+        let scheme = s(get, "/scheme").to_lowercase();
+        let host = s(get, "/host");
+        let port = port(get.get("port"));
+        let host = match (host.contains(':'), port.is_empty()) {
+            (_, true) => host.to_string(),
+            (true, false) => format!("[{host}]:{port}"),
+            (false, false) => format!("{host}:{port}"),
+        };
+        let path = s(get, "/path");
+        let url = if scheme.is_empty() {
+            format!("//{host}{path}")
+        } else {
+            format!("{scheme}://{host}{path}")
+        };
+        format!("http-get {url} {attrs}")
+    } else if let Some(tcp) = probe.get("tcpSocket") {
+        format!(
+            "tcp-socket {}:{} {attrs}",
+            s(tcp, "/host"),
+            port(tcp.get("port"))
+        )
+    } else if let Some(grpc) = probe.get("grpc") {
+        format!(
+            "grpc <pod>:{} {} {attrs}",
+            i(grpc, "/port"),
+            s(grpc, "/service")
+        )
+    } else {
+        format!("unknown {attrs}")
+    }
+}
+
 fn arr<'a>(v: &'a Value, pointer: &str) -> &'a [Value] {
     v.pointer(pointer)
         .and_then(Value::as_array)
@@ -207,6 +257,8 @@ impl Page {
             .and_then(Value::as_object)
             .map(|m| {
                 m.iter()
+                    // kubectl never shows the applied configuration it keeps.
+                    .filter(|(k, _)| !annotations || k.as_str() != super::apply::LAST_APPLIED)
                     .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
                     .collect()
             })
@@ -566,6 +618,15 @@ fn containers(
                 }
             }
         }
+        for (key, title) in [
+            ("livenessProbe", "Liveness"),
+            ("readinessProbe", "Readiness"),
+            ("startupProbe", "Startup"),
+        ] {
+            if let Some(probe) = c.get(key).filter(|v| v.is_object()) {
+                p.field(body + 1, title, &describe_probe(probe));
+            }
+        }
         let env = arr(c, "/env");
         if env.is_empty() {
             p.field(body + 1, "Environment", "<none>");
@@ -757,9 +818,13 @@ fn describe_deployment(p: &mut Page, o: &Value, replica_sets: &[Value]) {
         .map(|rs| format_rs(rs))
         .collect::<Vec<_>>()
         .join(", ");
-    p.field(0, "OldReplicaSets", or_none(&old_text));
-    let new_text = new.first().map(|rs| format_rs(rs)).unwrap_or_default();
-    p.field(0, "NewReplicaSet", or_none(&new_text));
+    // kubectl prints each line only when there are such replica sets (a Deployment
+    // no controller has acted on has neither line).
+    if !old.is_empty() || !new.is_empty() {
+        p.field(0, "OldReplicaSets", or_none(&old_text));
+        let new_text = new.first().map(|rs| format_rs(rs)).unwrap_or_default();
+        p.field(0, "NewReplicaSet", or_none(&new_text));
+    }
 }
 
 fn describe_replica_set(p: &mut Page, o: &Value) {

@@ -154,3 +154,20 @@ fn generic_page_and_garbage() {
         }
     }
 }
+
+#[test]
+fn last_applied_is_hidden_and_untouched_deployments_have_no_replica_set_lines() {
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "default", "creationTimestamp": "2024-01-01T00:00:00Z",
+                     "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}\n"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}});
+    let page = describe(info("deploy"), &deployment, &[], Some(&[]), T0);
+    assert!(
+        page.contains("\nAnnotations:            <none>\n"),
+        "{page}"
+    );
+    assert!(!page.contains("last-applied"), "{page}");
+    assert!(!page.contains("ReplicaSet"), "{page}");
+}
