@@ -14,6 +14,7 @@
 pub use k8s_openapi as k8s;
 
 pub mod defaults;
+pub mod duration;
 pub mod error;
 pub mod keys;
 pub mod naming;

@@ -19,62 +19,7 @@ pub fn since(value: Option<&Value>, now: i64) -> String {
     }
 }
 
-/// Go's `duration.HumanDuration` of `seconds`.
-pub fn human_duration(seconds: i64) -> String {
-    if seconds < -1 {
-        return "<invalid>".to_string();
-    }
-    if seconds < 0 {
-        return "0s".to_string();
-    }
-    if seconds < 60 * 2 {
-        return format!("{seconds}s");
-    }
-    let minutes = seconds / 60;
-    if minutes < 10 {
-        let s = seconds % 60;
-        return if s == 0 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m{s}s")
-        };
-    }
-    if minutes < 60 * 3 {
-        return format!("{minutes}m");
-    }
-    let hours = seconds / 3600;
-    if hours < 8 {
-        let m = minutes % 60;
-        return if m == 0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h{m}m")
-        };
-    }
-    if hours < 48 {
-        return format!("{hours}h");
-    }
-    if hours < 24 * 8 {
-        let h = hours % 24;
-        return if h == 0 {
-            format!("{}d", hours / 24)
-        } else {
-            format!("{}d{h}h", hours / 24)
-        };
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{}d", hours / 24);
-    }
-    if hours < 24 * 365 * 8 {
-        let days = (hours / 24) % 365;
-        return if days == 0 {
-            format!("{}y", hours / 24 / 365)
-        } else {
-            format!("{}y{days}d", hours / 24 / 365)
-        };
-    }
-    format!("{}y", hours / 24 / 365)
-}
+pub use rudder_api::duration::human_duration;
 
 /// `describe`'s time layout (Go's RFC 1123Z): `Mon, 02 Jan 2006 15:04:05 +0000`.
 pub fn rfc1123(value: &Value) -> Option<String> {
@@ -114,31 +59,6 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn human_durations_match_kubectl() {
-        let cases = [
-            (-5, "<invalid>"),
-            (-1, "0s"),
-            (5, "5s"),
-            (119, "119s"),
-            (200, "3m20s"),
-            (240, "4m"),
-            (600, "10m"),
-            (3 * 3600 - 1, "179m"),
-            (4 * 3600, "4h"),
-            (4 * 3600 + 5 * 60, "4h5m"),
-            (30 * 3600, "30h"),
-            (2 * 86_400 + 3 * 3600, "2d3h"),
-            (3 * 86_400, "3d"),
-            (20 * 86_400, "20d"),
-            (800 * 86_400, "2y70d"),
-            (3000 * 86_400, "8y"),
-        ];
-        for (secs, want) in cases {
-            assert_eq!(human_duration(secs), want, "{secs}s");
-        }
-    }
 
     #[test]
     fn timestamps_parse_and_print() {
