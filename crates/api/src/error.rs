@@ -36,6 +36,17 @@ pub enum Error {
         /// The decoder's complaint.
         message: String,
     },
+    /// A protobuf body of a kind this server has no message layout for: upstream
+    /// answers such bodies with 415 too.
+    #[error(
+        "the body of the request was in an unknown format - protobuf is not supported for {api_version} {kind}; send application/json"
+    )]
+    UnsupportedProtobufKind {
+        /// The envelope's apiVersion.
+        api_version: String,
+        /// The envelope's kind.
+        kind: String,
+    },
     /// A patch document that is malformed (400).
     #[error("{0}")]
     Patch(String),

@@ -6,7 +6,7 @@
 //! served resources ([`resource`]), storage keys ([`keys`]), label and field
 //! selectors ([`selector`]), resource quantities ([`quantity`]), patches
 //! ([`patch`]), defaulting ([`defaults`]), validation ([`validation`]), wire
-//! errors ([`status`]), the `scale` subresource ([`scale`]) and rollout helpers
+//! errors ([`status`]), Kubernetes protobuf bodies ([`protobuf`]), the `scale` subresource ([`scale`]) and rollout helpers
 //! ([`template`]). Everything here is pure: no I/O, no clocks, no randomness.
 
 #![warn(missing_docs)]
@@ -19,6 +19,7 @@ pub mod error;
 pub mod keys;
 pub mod naming;
 pub mod patch;
+pub mod protobuf;
 pub mod quantity;
 pub mod resource;
 pub mod scale;

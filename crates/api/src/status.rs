@@ -304,6 +304,9 @@ pub fn from_error(err: &Error) -> Status {
     match err {
         Error::UnknownResource(_) => path_not_found(),
         Error::PatchApply(e) => patch_apply_failed(e),
+        Error::UnsupportedProtobufKind { .. } => {
+            failure(415, "UnsupportedMediaType", err.to_string(), None)
+        }
         other => bad_request(&other.to_string()),
     }
 }
