@@ -259,12 +259,21 @@ mod tests {
     fn every_served_kind_has_a_layout() {
         let schema = schema();
         for info in crate::resource::RESOURCES {
-            assert!(
-                schema.kind(&info.api_version(), info.kind).is_some(),
-                "no protobuf layout for {} {}",
-                info.api_version(),
-                info.kind
-            );
+            let subresource_kinds = info.subresources.iter().map(|s| {
+                let api_version = match (s.group, s.version) {
+                    (Some(group), Some(version)) => format!("{group}/{version}"),
+                    _ => info.api_version(),
+                };
+                (api_version, s.kind)
+            });
+            for (api_version, kind) in
+                std::iter::once((info.api_version(), info.kind)).chain(subresource_kinds)
+            {
+                assert!(
+                    schema.kind(&api_version, kind).is_some(),
+                    "no protobuf layout for {api_version} {kind}"
+                );
+            }
         }
         assert_eq!(
             schema.kind("v1", "Pod").map(Message::full_name).as_deref(),
