@@ -42,7 +42,7 @@ pub fn decode(body: &[u8]) -> Result<Value, Error> {
         version: "v1".into(),
         message: format!("invalid runtime.Unknown envelope: {message}"),
     })?;
-    let layout = schema()
+    let top = schema()
         .kind(unknown.api_version, unknown.kind)
         .ok_or_else(|| Error::UnsupportedProtobufKind {
             api_version: unknown.api_version.to_string(),
@@ -50,7 +50,12 @@ pub fn decode(body: &[u8]) -> Result<Value, Error> {
         })?;
     let decode_error = |message: String| Error::Decode {
         kind: unknown.kind.to_string(),
-        version: unknown.api_version.to_string(),
+        version: unknown
+            .api_version
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string(),
         message,
     };
     if !unknown.content_encoding.is_empty() {
@@ -62,7 +67,7 @@ pub fn decode(body: &[u8]) -> Result<Value, Error> {
     let mut object = Map::new();
     object.insert("apiVersion".into(), unknown.api_version.into());
     object.insert("kind".into(), unknown.kind.into());
-    decode_message(layout, unknown.raw, &mut object).map_err(|f| decode_error(f.to_string()))?;
+    decode_message(top, unknown.raw, &mut object).map_err(|f| decode_error(f.to_string()))?;
     Ok(Value::Object(object))
 }
 
@@ -172,13 +177,12 @@ fn decode_message(
                 message.full_name()
             ))
         })?;
-        decode_field(message, field, value, object).map_err(|f| f.at(field.name.to_string()))?;
+        decode_field(field, value, object).map_err(|f| f.at(field.name.to_string()))?;
     }
     Ok(())
 }
 
 fn decode_field(
-    message: &Message,
     field: &Field,
     value: WireValue<'_>,
     object: &mut Map<String, Value>,
@@ -229,17 +233,17 @@ fn decode_field(
             let (Type::Message(name), WireValue::Bytes(buf)) = (field.ty, value) else {
                 return Err(wrong_wire_type(field, &value));
             };
-            let inner = lookup(name, message)?;
-            decode_message(inner, buf, object)?;
+            decode_message(layout(name)?, buf, object)?;
         }
     }
     Ok(())
 }
 
-fn lookup(name: &str, parent: &Message) -> Result<&'static Message, Failure> {
+/// The layout of a message the schema refers to (its tests check every reference).
+fn layout(name: &str) -> Result<&'static Message, Failure> {
     schema()
         .message(name)
-        .ok_or_else(|| Failure::new(format!("{} refers to unknown message {name}", parent.name)))
+        .ok_or_else(|| Failure::new(format!("the schema has no message {name}")))
 }
 
 fn wrong_wire_type(field: &Field, value: &WireValue<'_>) -> Failure {
@@ -341,11 +345,8 @@ fn decode_value(ty: Type, value: WireValue<'_>) -> Result<Value, Failure> {
             Value::Array(items)
         }
         (Type::Message(name), WireValue::Bytes(b)) => {
-            let message = schema()
-                .message(name)
-                .ok_or_else(|| Failure::new(format!("unknown message {name}")))?;
             let mut object = Map::new();
-            decode_message(message, b, &mut object)?;
+            decode_message(layout(name)?, b, &mut object)?;
             Value::Object(object)
         }
         _ => return Err(bad()),
