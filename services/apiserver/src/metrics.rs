@@ -32,6 +32,7 @@ use rudder_api::keys::REGISTRY_ROOT;
 use rudder_api::resource;
 
 use crate::admission::Verb;
+use crate::auth::review::REVIEWS;
 use crate::rest::codec::{Body, BoxError};
 use crate::rest::request::{self, Query, Route};
 
@@ -152,16 +153,29 @@ impl RequestLabels {
         } else {
             ""
         };
-        let Ok(Route::Resource(req)) = request::route(method, path, query) else {
+        let non_resource = RequestLabels {
+            verb: method.as_str().to_ascii_uppercase(),
+            dry_run,
+            group: "",
+            version: "",
+            resource: "",
+            subresource: String::new(),
+            scope: "",
+        };
+        // Access reviews are served beside the resource table, create-only.
+        if let Some(plural) = path.strip_prefix("/apis/authorization.k8s.io/v1/")
+            && let Some((review, _)) = REVIEWS.iter().find(|(p, _)| *p == plural)
+        {
             return RequestLabels {
-                verb: method.as_str().to_ascii_uppercase(),
-                dry_run,
-                group: "",
-                version: "",
-                resource: "",
-                subresource: String::new(),
-                scope: "",
+                group: "authorization.k8s.io",
+                version: "v1",
+                resource: review,
+                scope: "resource",
+                ..non_resource
             };
+        }
+        let Ok(Route::Resource(req)) = request::route(method, path, query) else {
+            return non_resource;
         };
         let apply = headers
             .get(http::header::CONTENT_TYPE)
@@ -385,6 +399,23 @@ mod tests {
         );
         let l = labels(Method::GET, "/api/v1/pods");
         assert_eq!(l.scope, "cluster");
+        let l = labels(
+            Method::POST,
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        );
+        assert_eq!(
+            l.values(),
+            [
+                "POST",
+                "",
+                "authorization.k8s.io",
+                "v1",
+                "selfsubjectaccessreviews",
+                "",
+                "resource",
+                "apiserver"
+            ]
+        );
         let l = labels(Method::GET, "/nope");
         assert_eq!(l.values(), ["GET", "", "", "", "", "", "", "apiserver"]);
         assert_eq!(store_type(b"/registry/deployments/a/b"), "deployments.apps");

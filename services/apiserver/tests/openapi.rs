@@ -104,6 +104,15 @@ async fn explain_prints_upstream_fields_from_v3_and_v2() {
     ] {
         assert!(containers.contains(want), "{want:?} not in:\n{containers}");
     }
+    let rolling = stdout(
+        &ok(
+            &cluster,
+            KUBECTL,
+            &["explain", "deployment.spec.strategy.rollingUpdate"],
+        )
+        .await,
+    );
+    assert!(rolling.contains("maxSurge\t<IntOrString>"), "{rolling}");
     let strategy = stdout(&ok(&cluster, KUBECTL, &["explain", "deployment.spec.strategy"]).await);
     for want in [
         "GROUP:      apps",
@@ -295,13 +304,40 @@ async fn v2_protobuf_decodes_with_gnostic_messages() {
     cluster.stop().await.unwrap();
 }
 
+/// Waits until the audit log shows a 200 for `path` (lines are written behind
+/// the responses).
+async fn assert_fetched(cluster: &TestCluster, path: &str) {
+    let log = cluster.dir.path().join("audit.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let fetched = text.lines().any(|line| {
+            serde_json::from_str::<Value>(line)
+                .is_ok_and(|entry| entry["requestUri"] == path && entry["code"] == 200)
+        });
+        if fetched {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} was never fetched; audit log:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_merges_containers_by_name_without_warnings() {
     if skip() {
         return;
     }
-    let cluster = TestCluster::start().await;
-    for (binary, name) in [(KUBECTL, "web"), (KUBECTL_1_27, "old")] {
+    let cluster = TestCluster::start_with(&["--audit-log-path={dir}/audit.log".to_string()]).await;
+    // kubectl 1.33 takes the patch metadata from the v3 document of apps/v1,
+    // 1.27 from the v2 document (protobuf).
+    for (binary, name, document) in [
+        (KUBECTL, "web", "/openapi/v3/apis/apps/v1"),
+        (KUBECTL_1_27, "old", "/openapi/v2"),
+    ] {
         let manifest = write(
             &cluster,
             &format!("{name}.yaml"),
@@ -345,6 +381,7 @@ async fn apply_merges_containers_by_name_without_warnings() {
             "{}",
             stdout(&applied)
         );
+        assert_fetched(&cluster, document).await;
         let warnings = stderr(&applied);
         assert!(
             !warnings.contains("unable to find api field") && !warnings.contains("warning"),

@@ -26,6 +26,18 @@ pub const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
 /// `io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions`: the body of DELETE.
 pub const DELETE_OPTIONS: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions";
 const LIST_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta";
+/// Int-or-string types: k8s-openapi gives them no type (only
+/// `x-kubernetes-int-or-string`); each document format spells them as upstream's.
+pub const INT_OR_STRING: &str = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
+/// See [`INT_OR_STRING`].
+pub const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
+
+/// Sets `fields` on the definition `name`, if present.
+pub fn extend(defs: &mut Map<String, Value>, name: &str, fields: Value) {
+    if let (Some(Value::Object(def)), Value::Object(fields)) = (defs.get_mut(name), fields) {
+        def.extend(fields);
+    }
+}
 
 /// A group/version/kind, as the `x-kubernetes-group-version-kind` extension spells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,9 +146,6 @@ pub fn definitions() -> Map<String, Value> {
         }
     }
     let mut defs = generator.take_definitions(false);
-    for def in defs.values_mut() {
-        upstream_primitives(def);
-    }
     for k in &kinds {
         set_gvks(
             &mut defs,
@@ -186,23 +195,6 @@ fn set_gvks<'a>(
     if let Some(Value::Object(def)) = defs.get_mut(name) {
         let list: Vec<Value> = gvks.into_iter().map(Gvk::to_json).collect();
         def.insert("x-kubernetes-group-version-kind".into(), Value::Array(list));
-    }
-}
-
-/// k8s-openapi marks IntOrString and Quantity only with `x-kubernetes-int-or-string`;
-/// upstream's documents also give them a type (kubectl explain prints it).
-fn upstream_primitives(def: &mut Value) {
-    let Some(obj) = def.as_object_mut() else {
-        return;
-    };
-    if obj.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true))
-        && !obj.contains_key("type")
-    {
-        obj.insert("type".into(), json!("string"));
-        let description = obj.get("description").and_then(Value::as_str).unwrap_or("");
-        if description.starts_with("IntOrString") {
-            obj.insert("format".into(), json!("int-or-string"));
-        }
     }
 }
 
@@ -404,10 +396,5 @@ mod tests {
         let finalizers =
             &defs["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"]["finalizers"];
         assert_eq!(finalizers["x-kubernetes-list-type"], "set");
-        let int_or_string = &defs["io.k8s.apimachinery.pkg.util.intstr.IntOrString"];
-        assert_eq!(
-            (&int_or_string["type"], &int_or_string["format"]),
-            (&json!("string"), &json!("int-or-string"))
-        );
     }
 }

@@ -74,6 +74,13 @@ pub fn document(defs: &Map<String, Value>) -> Value {
             paths.insert(item.path.clone(), path_item(&item));
         }
     }
+    let mut defs = defs.clone();
+    schemas::extend(
+        &mut defs,
+        schemas::INT_OR_STRING,
+        json!({"type": "string", "format": "int-or-string"}),
+    );
+    schemas::extend(&mut defs, schemas::QUANTITY, json!({"type": "string"}));
     json!({
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": crate::rest::GIT_VERSION},
@@ -112,5 +119,10 @@ mod tests {
             "#/definitions/io.k8s.api.core.v1.PodSpec"
         );
         assert!(!doc.to_string().contains("#/components/"));
+        let int_or_string = &doc["definitions"][schemas::INT_OR_STRING];
+        assert_eq!(
+            (&int_or_string["type"], &int_or_string["format"]),
+            (&json!("string"), &json!("int-or-string"))
+        );
     }
 }

@@ -126,10 +126,21 @@ pub fn document(group: &str, version: &str, defs: &Map<String, Value>) -> Option
             paths.insert(item.path.clone(), path_item(&item));
         }
     }
-    let schemas: Map<String, Value> = schemas::closure(defs, roots)
+    let mut schemas: Map<String, Value> = schemas::closure(defs, roots)
         .into_iter()
         .filter_map(|name| defs.get(&name).map(|d| (name, to_v3(d))))
         .collect();
+    // No single type, so kubectl explain names them (`<IntOrString>`), as upstream.
+    schemas::extend(
+        &mut schemas,
+        schemas::INT_OR_STRING,
+        json!({"oneOf": [{"type": "integer"}, {"type": "string"}]}),
+    );
+    schemas::extend(
+        &mut schemas,
+        schemas::QUANTITY,
+        json!({"oneOf": [{"type": "string"}, {"type": "number"}]}),
+    );
     Some(json!({
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": crate::rest::GIT_VERSION},
