@@ -165,6 +165,18 @@ async fn explain_prints_upstream_fields_from_v3_and_v2() {
             "{binary}:\n{recursive}"
         );
     }
+    // Every served kind explains with its own kind and group.
+    for r in rudder_api::resource::all() {
+        let out = stdout(&ok(&cluster, KUBECTL, &["explain", r.plural]).await);
+        assert!(
+            out.contains(&format!("KIND:       {}\n", r.kind))
+                && out.contains(&format!("VERSION:    {}\n", r.version))
+                && (r.group.is_empty() || out.contains(&format!("GROUP:      {}\n", r.group)))
+                && out.contains("metadata\t<ObjectMeta>"),
+            "{}:\n{out}",
+            r.plural
+        );
+    }
     let rbac = stdout(&ok(&cluster, KUBECTL_1_27, &["explain", "clusterrole.rules"]).await);
     assert!(rbac.contains("verbs"), "{rbac}");
     cluster.stop().await.unwrap();
