@@ -33,7 +33,7 @@ use rudder_api::resource;
 
 use crate::admission::Verb;
 use crate::auth::review::REVIEWS;
-use crate::rest::codec::{Body, BoxError};
+use crate::rest::codec::{self, Body, BoxError};
 use crate::rest::request::{self, Query, Route};
 
 /// `component` of every request metric.
@@ -122,15 +122,20 @@ static METRICS: LazyLock<Option<Metrics>> = LazyLock::new(|| {
         .ok()
 });
 
-/// The Prometheus text exposition of every metric, and its Content-Type.
-pub fn render() -> (Vec<u8>, &'static str) {
+/// `/metrics`: the Prometheus text exposition of every metric.
+pub fn response() -> Response<Body> {
     let mut buffer = Vec::new();
     if let Some(m) = METRICS.as_ref()
         && let Err(e) = TextEncoder::new().encode(&m.registry.gather(), &mut buffer)
     {
         tracing::warn!(error = %e, "cannot encode metrics");
     }
-    (buffer, prometheus::TEXT_FORMAT)
+    let mut response = Response::new(codec::full(buffer));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(prometheus::TEXT_FORMAT),
+    );
+    response
 }
 
 /// What a request is, in the request metrics' labels.

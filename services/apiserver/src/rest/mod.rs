@@ -212,16 +212,7 @@ impl RestApi {
             Route::Version => ok(&version_info()),
             Route::Live => Ok(codec::text_response(StatusCode::OK, "ok")),
             Route::Ready => Ok(self.readiness().await),
-            Route::Metrics => {
-                let (text, content_type) = crate::metrics::render();
-                let mut response = codec::text_response(StatusCode::OK, "");
-                *response.body_mut() = codec::full(text);
-                response.headers_mut().insert(
-                    http::header::CONTENT_TYPE,
-                    http::HeaderValue::from_static(content_type),
-                );
-                Ok(response)
-            }
+            Route::Metrics => Ok(crate::metrics::response()),
             Route::OpenApiV2 => openapi::serve(DocumentPath::V2, request.headers(), "").await,
             Route::OpenApiV3Index => {
                 openapi::serve(DocumentPath::V3Index, request.headers(), "").await
