@@ -16,7 +16,7 @@
 
 pub mod gnostic;
 mod operations;
-pub mod schemas;
+mod schemas;
 mod v2;
 mod v3;
 
