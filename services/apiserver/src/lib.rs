@@ -22,6 +22,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod grpc;
+pub mod metrics;
 pub mod openapi;
 pub mod plugins;
 pub mod registry;

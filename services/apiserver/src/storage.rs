@@ -107,6 +107,7 @@ impl Storage {
 
     /// Reads one key at the latest revision (a linearizable read).
     pub async fn get(&self, key: &[u8]) -> Result<Option<StoredValue>> {
+        let _timer = crate::metrics::store_request("get", key);
         let mut kv = self.client.kv_client();
         let resp = kv.get(key, None).await.map_err(map_err)?;
         Ok(resp.kvs().first().map(|kv| StoredValue {
@@ -124,6 +125,7 @@ impl Storage {
         limit: i64,
         revision: i64,
     ) -> Result<RangePage> {
+        let _timer = crate::metrics::store_request("list", start);
         let mut kv = self.client.kv_client();
         let mut options = GetOptions::new().with_range(end.to_vec());
         if limit > 0 {
@@ -163,6 +165,8 @@ impl Storage {
             .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
             .and_then([TxnOp::put(key, value, None)])
             .or_else([TxnOp::get(key, None)]);
+        let operation = if expected == 0 { "create" } else { "update" };
+        let _timer = crate::metrics::store_request(operation, key);
         self.run_swap(txn).await
     }
 
@@ -172,6 +176,7 @@ impl Storage {
             .when([Compare::mod_revision(key, CompareOp::Equal, expected)])
             .and_then([TxnOp::delete(key, None)])
             .or_else([TxnOp::get(key, None)]);
+        let _timer = crate::metrics::store_request("delete", key);
         self.run_swap(txn).await
     }
 

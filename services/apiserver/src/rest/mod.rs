@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use crate::admission::{RequestContext, Verb};
 use crate::error::{Error, Result};
+use crate::openapi::{self, DocumentPath};
 use crate::registry::list::{ListOptions, RawListOptions};
 use crate::registry::meta;
 use crate::registry::{
@@ -132,8 +133,15 @@ impl RestApi {
     {
         let method = request.method().clone();
         let path = request.uri().path().to_string();
+        let started = std::time::Instant::now();
+        let labels = crate::metrics::RequestLabels::of(
+            &method,
+            &path,
+            &Query::parse(request.uri().query()),
+            request.headers(),
+        );
         let result = self.dispatch(ctx, request).await;
-        match result {
+        let response = match result {
             Ok(response) => {
                 tracing::debug!(%method, %path, code = response.status().as_u16(), "served");
                 response
@@ -147,7 +155,8 @@ impl RestApi {
                 }
                 response
             }
-        }
+        };
+        crate::metrics::observe_request(labels, started, response)
     }
 
     async fn dispatch<B>(&self, ctx: &RequestContext, request: Request<B>) -> Result<Response<Body>>
@@ -156,7 +165,14 @@ impl RestApi {
         B::Error: Into<BoxError>,
     {
         let query = Query::parse(request.uri().query());
-        let format = codec::response_format(request.headers())?;
+        let route = request::route(request.method(), request.uri().path(), &query);
+        // OpenAPI documents and metrics negotiate media types of their own.
+        let format = match &route {
+            Ok(Route::Metrics | Route::OpenApiV2 | Route::OpenApiV3Index | Route::OpenApiV3(_)) => {
+                ResponseFormat::Json
+            }
+            _ => codec::response_format(request.headers())?,
+        };
         if let Some(rest) = request
             .uri()
             .path()
@@ -185,7 +201,7 @@ impl RestApi {
             let (ns, name) = (ns.to_string(), name.to_string());
             return self.token_request(ctx, &ns, &name, format, request).await;
         }
-        let route = request::route(request.method(), request.uri().path(), &query)?;
+        let route = route?;
         let ok = |v: &Value| Ok(codec::object_response(StatusCode::OK, format, v));
         if !matches!(route, Route::Resource(_)) {
             let verb = request.method().as_str().to_ascii_lowercase();
@@ -196,11 +212,15 @@ impl RestApi {
             Route::Version => ok(&version_info()),
             Route::Live => Ok(codec::text_response(StatusCode::OK, "ok")),
             Route::Ready => Ok(self.readiness().await),
-            Route::OpenApiV3Index => ok(&crate::openapi::root_index()),
-            Route::OpenApiV3(path) => match crate::openapi::document_for_path(&path) {
-                Some(doc) => ok(&doc),
-                None => Err(Error::PathNotFound),
-            },
+            Route::Metrics => Ok(crate::metrics::response()),
+            Route::OpenApiV2 => openapi::serve(DocumentPath::V2, request.headers(), "").await,
+            Route::OpenApiV3Index => {
+                openapi::serve(DocumentPath::V3Index, request.headers(), "").await
+            }
+            Route::OpenApiV3(path) => {
+                let hash = query.get("hash");
+                openapi::serve(DocumentPath::V3(&path), request.headers(), hash).await
+            }
             Route::CoreVersions => ok(&to_value(&resource::api_versions(&self.server_address))),
             Route::Groups => {
                 let mut groups = resource::api_group_list();

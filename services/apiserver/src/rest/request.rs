@@ -22,6 +22,10 @@ pub enum Route {
     Live,
     /// `/readyz` (ready while the store answers).
     Ready,
+    /// `/metrics` (Prometheus).
+    Metrics,
+    /// `/openapi/v2`
+    OpenApiV2,
     /// `/openapi/v3`
     OpenApiV3Index,
     /// `/openapi/v3/<api/v1 | apis/group/version>`
@@ -112,6 +116,8 @@ pub fn route(method: &Method, path: &str, query: &Query) -> Result<Route> {
         ["version"] => read_only(Route::Version),
         ["healthz" | "livez", ..] => read_only(Route::Live),
         ["readyz", ..] => read_only(Route::Ready),
+        ["metrics"] => read_only(Route::Metrics),
+        ["openapi", "v2"] => read_only(Route::OpenApiV2),
         ["openapi", "v3"] => read_only(Route::OpenApiV3Index),
         ["openapi", "v3", rest @ ..] => read_only(Route::OpenApiV3(rest.join("/"))),
         ["api"] => read_only(Route::CoreVersions),
@@ -365,6 +371,11 @@ mod tests {
         assert_eq!(route(&Method::GET, "/healthz", &q).unwrap(), Route::Live);
         assert_eq!(route(&Method::GET, "/livez", &q).unwrap(), Route::Live);
         assert_eq!(route(&Method::GET, "/readyz", &q).unwrap(), Route::Ready);
+        assert_eq!(route(&Method::GET, "/metrics", &q).unwrap(), Route::Metrics);
+        assert_eq!(
+            route(&Method::GET, "/openapi/v2", &q).unwrap(),
+            Route::OpenApiV2
+        );
         assert_eq!(
             route(&Method::GET, "/api", &q).unwrap(),
             Route::CoreVersions
