@@ -24,6 +24,7 @@ pub mod error;
 pub mod grpc;
 pub mod openapi;
 pub mod plugins;
+pub mod pod_logs;
 pub mod registry;
 pub mod rest;
 pub mod server;
@@ -159,6 +160,7 @@ pub async fn serve(
     let address = listener
         .local_addr()
         .map_err(|e| Error::Startup(format!("listener address: {e}")))?;
+    let kubelet = pod_logs::KubeletClient::trusting(&config.tls.ca)?;
     let api = server::Services {
         rest: RestApi::new(
             registry.clone(),
@@ -167,12 +169,16 @@ pub async fn serve(
             config.watch_bookmark_interval,
         )
         .with_token_issuer(signer.map(|s| std::sync::Arc::new(auth::authn::TokenIssuer::new(s))))
-        .with_bootstrap_gate(bootstrapped),
-        grpc: ApiServer::new(grpc::ApiService::new(
-            registry.clone(),
-            shutdown.clone(),
-            config.watch_bookmark_interval,
-        )),
+        .with_bootstrap_gate(bootstrapped)
+        .with_kubelet_client(kubelet.clone()),
+        grpc: ApiServer::new(
+            grpc::ApiService::new(
+                registry.clone(),
+                shutdown.clone(),
+                config.watch_bookmark_interval,
+            )
+            .with_kubelet_client(kubelet),
+        ),
         audit,
         authn: std::sync::Arc::new(authn),
     };
