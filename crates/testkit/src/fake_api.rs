@@ -1,9 +1,11 @@
-//! An in-process fake of the API server's `Api` service over real mTLS, adapted from
-//! crates/client/tests/support: objects in memory with resourceVersions, plus what
-//! rudderctl's verbs need: field selectors (rudder_api's `FieldSelector`), strategic
-//! merge and JSON patches, a fixed `creationTimestamp`, recorded delete options, and
-//! deletes that can be held (the object stays with a `deletionTimestamp`, as with
-//! finalizers) to test `--wait`.
+//! An in-process fake of the API server's `Api` service over real mTLS (certificates
+//! from `rudder_pki::certs::write_cluster_certs`), for the tests of the client crate
+//! and of rudderctl: objects in memory with resourceVersions, field selectors
+//! (rudder_api's `FieldSelector`), merge, strategic-merge and JSON patches, a fixed
+//! `creationTimestamp`, recorded delete options and patches, deletes that can be held
+//! (the object stays with a `deletionTimestamp`, as with finalizers), and knobs for
+//! the failures a client must survive: failing calls, dropped watch streams, and
+//! compaction (410 on a too-old watch).
 //!
 //! It is deliberately small: the client's error convention, not the API server's
 //! semantics. Later sessions rerun the same tests against the real cluster harness.
@@ -605,16 +607,23 @@ pub fn certs() -> (tempfile::TempDir, CertsLayout) {
 }
 
 impl FakeApiServer {
-    /// Serves on a fresh loopback port.
+    /// Serves on a fresh loopback port; the kubeconfig's context names no namespace.
     pub async fn start() -> FakeApiServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::start_on(listener, certs()).await
+        Self::start_on(listener, certs(), None).await
     }
 
-    /// Serves on `listener` with the given certificates.
+    /// [`Self::start`] with `namespace` as the kubeconfig context's namespace.
+    pub async fn start_in(namespace: &str) -> FakeApiServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, certs(), Some(namespace)).await
+    }
+
+    /// Serves on `listener` with the given certificates and context namespace.
     pub async fn start_on(
         listener: TcpListener,
         (dir, layout): (tempfile::TempDir, CertsLayout),
+        context_namespace: Option<&str>,
     ) -> FakeApiServer {
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
@@ -633,7 +642,7 @@ impl FakeApiServer {
             );
         tokio::spawn(server);
 
-        let path = write_kubeconfig(&layout, addr.port());
+        let path = write_kubeconfig(&layout, addr.port(), context_namespace);
         FakeApiServer {
             addr,
             shared,
@@ -709,13 +718,13 @@ impl FakeApiServer {
 }
 
 /// The admin kubeconfig of `layout`, pointed at `port` on loopback, with a token (to
-/// check it is sent) and the context namespace `team`; written to `<dir>/test.conf`.
-pub fn write_kubeconfig(layout: &CertsLayout, port: u16) -> PathBuf {
+/// check it is sent) and `namespace` in its context; written to `<dir>/test.conf`.
+pub fn write_kubeconfig(layout: &CertsLayout, port: u16, namespace: Option<&str>) -> PathBuf {
     let mut kubeconfig = Kubeconfig::load(&layout.kubeconfig("admin")).unwrap();
     kubeconfig.clusters[0].cluster.server = format!("https://127.0.0.1:{port}");
     kubeconfig.users[0].user.token = Some(Secret("test-token".to_string()));
     if let Some(ctx) = kubeconfig.contexts.first_mut() {
-        ctx.context.namespace = None;
+        ctx.context.namespace = namespace.map(str::to_string);
     }
     let path = layout.dir.join("test.conf");
     kubeconfig.save(&path).unwrap();
@@ -793,30 +802,6 @@ impl FakeApiServer {
     /// Every patch so far as (content type, body).
     pub fn patches(&self) -> Vec<(String, Value)> {
         self.shared.state.lock().unwrap().patches.clone()
-    }
-
-    /// Runs rudderctl with `args` (no program name) against this server, with
-    /// `stdin` as input and the clock at `now`: (exit code, stdout, stderr).
-    pub async fn rudderctl_at(
-        &self,
-        args: &[&str],
-        stdin: &str,
-        now: i64,
-    ) -> (i32, String, String) {
-        let (mut io, out, err) = rudderctl::Io::captured(stdin, now);
-        let mut argv = vec![
-            "rudderctl".to_string(),
-            "--kubeconfig".to_string(),
-            self.kubeconfig.display().to_string(),
-        ];
-        argv.extend(args.iter().map(|a| a.to_string()));
-        let code = rudderctl::main_with(argv, &mut io).await;
-        (code, out.text(), err.text())
-    }
-
-    /// [`Self::rudderctl_at`] one minute after [`CREATED`], without stdin.
-    pub async fn rudderctl(&self, args: &[&str]) -> (i32, String, String) {
-        self.rudderctl_at(args, "", T0 + 60).await
     }
 }
 
