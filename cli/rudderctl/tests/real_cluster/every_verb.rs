@@ -729,6 +729,44 @@ spec:
         false,
     );
 
+    // rollout status follows a deployment no controller moves, until its timeout.
+    let (status, _) = c.twin(
+        &[
+            "-n",
+            "{ns}",
+            "rollout",
+            "status",
+            "deployment/web",
+            "--timeout=2s",
+        ],
+        false,
+    );
+    c.expect(
+        "rollout status times out with kubectl's line",
+        status.code == 1 && status.stderr == "error: timed out waiting for the condition\n",
+        &format!("{status:?}"),
+    );
+    // On a terminal (a pty from util-linux's script) the wait draws a progress line;
+    // on a pipe (above) nothing extra is printed.
+    let on_terminal = Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "{RUDDERCTL} --kubeconfig {} -n twin-rudderctl rollout status deployment/web --timeout=2s",
+            cluster.kubeconfig().display()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&on_terminal.stdout);
+    c.expect(
+        "rollout status draws a progress line on a terminal",
+        screen.contains("\r\x1b[K⠋ waiting for deployment \"web\" rollout to finish (0s)")
+            && screen.contains("\r\x1b[K⠙ waiting for deployment \"web\" rollout to finish (")
+            && !status.stdout.contains('\x1b'),
+        &format!("{screen:?}"),
+    );
+
     // delete: by name, by file, by selector, everything.
     c.twin(&["-n", "{ns}", "delete", "cm", "web-config"], false);
     c.twin(&["-n", "{ns}", "delete", "cm", "web-config"], false);
