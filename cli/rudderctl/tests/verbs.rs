@@ -469,7 +469,7 @@ async fn delete_waits_until_the_object_is_gone() {
         (
             1,
             "pod \"slow\" deleted\n".to_string(),
-            "error: timed out waiting for the condition on pod/slow\n".to_string()
+            "error: timed out waiting for the condition on pods/slow\n".to_string()
         )
     );
     let finalizer = std::sync::Arc::clone(&server);

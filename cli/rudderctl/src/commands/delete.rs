@@ -144,7 +144,7 @@ pub async fn run(args: DeleteArgs, session: &mut Session<'_>) -> anyhow::Result<
             return Ok(());
         }
     }
-    let mut waiting: Vec<(Api<DynamicObject>, String, Option<String>, String)> = Vec::new();
+    let mut waiting: Vec<(Api<DynamicObject>, String, Option<String>, &ResourceInfo)> = Vec::new();
     for (info, ns, name, source) in doomed {
         let api = api(session, info, ns.as_deref())?;
         match api.delete(&name, &params).await {
@@ -155,7 +155,7 @@ pub async fn run(args: DeleteArgs, session: &mut Session<'_>) -> anyhow::Result<
                 };
                 session.print(&format!("{} \"{name}\" deleted\n", kind_name(info)));
                 if args.wait {
-                    waiting.push((api, name, uid, kind_name(info)));
+                    waiting.push((api, name, uid, info));
                 }
             }
             Err(err) if err.is_not_found() && args.ignore_not_found => {}
@@ -171,8 +171,8 @@ pub async fn run(args: DeleteArgs, session: &mut Session<'_>) -> anyhow::Result<
     }
     let deadline = tokio::time::Instant::now() + timeout;
     let mut progress = Progress::new();
-    for (api, name, uid, kind) in waiting {
-        let what = format!("waiting for {kind}/{name} to be deleted");
+    for (api, name, uid, info) in waiting {
+        let what = format!("waiting for {}/{name} to be deleted", kind_name(info));
         let gone = wait_gone(
             &api,
             &name,
@@ -185,7 +185,8 @@ pub async fn run(args: DeleteArgs, session: &mut Session<'_>) -> anyhow::Result<
         progress.clear(session.io);
         if !gone? {
             session.eprint(&format!(
-                "error: timed out waiting for the condition on {kind}/{name}\n"
+                "error: timed out waiting for the condition on {}/{name}\n",
+                info.group_resource()
             ));
             failed = true;
         }

@@ -767,6 +767,62 @@ spec:
         &format!("{screen:?}"),
     );
 
+    // delete --wait on an object a finalizer holds: kubectl's timeout line, and on a
+    // terminal the progress line while rudderctl waits.
+    for tool in [Tool::Rudderctl, Tool::Kubectl] {
+        let held = write(
+            dir,
+            &format!("{}-held.yaml", twin(tool)),
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  namespace: {}\n  finalizers: [example.com/hold]\n",
+                twin(tool)
+            ),
+        );
+        ok(&cluster, Tool::Kubectl, &["create", "-f", &held]);
+    }
+    let (held, _) = c.twin(
+        &["-n", "{ns}", "delete", "cm", "held", "--timeout=2s"],
+        false,
+    );
+    c.expect(
+        "delete --wait times out on a held object",
+        held.code == 1
+            && held.stderr == "error: timed out waiting for the condition on configmaps/held\n",
+        &format!("{held:?}"),
+    );
+    let on_terminal = Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "{RUDDERCTL} --kubeconfig {} -n twin-rudderctl delete cm held --timeout=1s",
+            cluster.kubeconfig().display()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&on_terminal.stdout);
+    c.expect(
+        "delete --wait draws a progress line on a terminal",
+        screen.contains("\r\x1b[K⠋ waiting for configmap/held to be deleted (0s)"),
+        &format!("{screen:?}"),
+    );
+    for tool in [Tool::Rudderctl, Tool::Kubectl] {
+        ok(
+            &cluster,
+            Tool::Kubectl,
+            &[
+                "-n",
+                twin(tool),
+                "patch",
+                "cm",
+                "held",
+                "--type=merge",
+                "-p",
+                "{\"metadata\":{\"finalizers\":null}}",
+            ],
+        );
+    }
+
     // delete: by name, by file, by selector, everything.
     c.twin(&["-n", "{ns}", "delete", "cm", "web-config"], false);
     c.twin(&["-n", "{ns}", "delete", "cm", "web-config"], false);
