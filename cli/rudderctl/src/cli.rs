@@ -62,6 +62,8 @@ pub enum Command {
     Describe(commands::describe::DescribeArgs),
     /// Edit a resource on the server in $EDITOR.
     Edit(commands::edit::EditArgs),
+    /// Print the logs for a container in a pod.
+    Logs(commands::logs::LogsArgs),
     /// Manage the rollout of a deployment.
     Rollout(commands::rollout::RolloutArgs),
     /// Print the supported API resources on the server.
@@ -100,9 +102,37 @@ pub fn parse_duration(text: &str) -> Result<Option<std::time::Duration>, String>
     Ok(Some(std::time::Duration::from_secs_f64(seconds)).filter(|d| !d.is_zero()))
 }
 
+/// The verb a command line names (None when it names none), for usage lines: the
+/// first word that is neither a flag nor a global flag's value.
+pub fn verb_of(args: &[std::ffi::OsString]) -> Option<String> {
+    const TAKE_VALUES: [&str; 5] = [
+        "--kubeconfig",
+        "--context",
+        "-n",
+        "--namespace",
+        "--request-timeout",
+    ];
+    let mut words = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    while let Some(word) = words.next() {
+        if TAKE_VALUES.contains(&word.as_str()) {
+            words.next();
+        } else if !word.starts_with('-') {
+            use clap::CommandFactory;
+            return Cli::command()
+                .get_subcommands()
+                .any(|c| c.get_name() == word)
+                .then_some(word);
+        }
+    }
+    None
+}
+
 /// A clap failure as kubectl words usage errors: one `error:` line, then where to
-/// find help.
-pub fn usage_error(err: &clap::Error) -> String {
+/// find help (the verb's help when a verb was named).
+pub fn usage_error(err: &clap::Error, verb: Option<&str>) -> String {
     let invalid = || match err.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(s)) => s.clone(),
         _ => String::new(),
@@ -127,7 +157,7 @@ pub fn usage_error(err: &clap::Error) -> String {
                 Some(ContextValue::String(s)) => s.clone(),
                 _ => invalid(),
             };
-            format!("unknown command \"{name}\" for \"rudderctl\"")
+            return unknown_command(&name);
         }
         _ => {
             let rendered = err.render().to_string();
@@ -139,7 +169,46 @@ pub fn usage_error(err: &clap::Error) -> String {
                 .to_string()
         }
     };
-    format!("error: {line}\nSee 'rudderctl --help' for usage.\n")
+    let help = verb.map_or("rudderctl --help".to_string(), |v| {
+        format!("rudderctl {v} --help")
+    });
+    format!("error: {line}\nSee '{help}' for usage.\n")
+}
+
+/// kubectl's (cobra's) answer to an unknown verb: the verbs within two edits of it,
+/// or starting with it, as suggestions.
+fn unknown_command(name: &str) -> String {
+    use clap::CommandFactory;
+    let typed = name.to_lowercase();
+    let suggestions: Vec<String> = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .filter(|verb| edit_distance(&typed, verb) <= 2 || verb.starts_with(&typed))
+        .collect();
+    let mut text = format!("Error: unknown command \"{name}\" for \"rudderctl\"\n");
+    if !suggestions.is_empty() {
+        text.push_str("\nDid you mean this?\n");
+        for verb in suggestions {
+            text.push_str(&format!("\t{verb}\n"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// Levenshtein distance of two words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -175,15 +244,19 @@ mod tests {
 
     #[test]
     fn usage_errors_are_kubectl_lines() {
-        let err = Cli::try_parse_from(["rudderctl", "get", "pods", "--bogus"]).unwrap_err();
+        let args: Vec<std::ffi::OsString> = ["rudderctl", "-n", "get", "get", "pods", "--bogus"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        let err = Cli::try_parse_from(&args).unwrap_err();
         assert_eq!(
-            usage_error(&err),
-            "error: unknown flag: --bogus\nSee 'rudderctl --help' for usage.\n"
+            usage_error(&err, verb_of(&args).as_deref()),
+            "error: unknown flag: --bogus\nSee 'rudderctl get --help' for usage.\n"
         );
         let err = Cli::try_parse_from(["rudderctl", "bogus"]).unwrap_err();
         assert_eq!(
-            usage_error(&err),
-            "error: unknown command \"bogus\" for \"rudderctl\"\nSee 'rudderctl --help' for usage.\n"
+            usage_error(&err, None),
+            "Error: unknown command \"bogus\" for \"rudderctl\"\n\nDid you mean this?\n\tlogs\n\n"
         );
     }
 }

@@ -28,7 +28,8 @@ where
     T: Into<OsString> + Clone,
 {
     use clap::Parser;
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         // No arguments at all: kubectl prints its help and succeeds.
         Err(err)
@@ -40,7 +41,7 @@ where
             return 0;
         }
         Err(err) => {
-            io.eprint(&cli::usage_error(&err));
+            io.eprint(&cli::usage_error(&err, cli::verb_of(&args).as_deref()));
             return EXIT_FAILURE;
         }
     };

@@ -42,6 +42,8 @@ pub struct Io {
     /// The editor command of `edit` (`KUBE_EDITOR`, else `EDITOR`, else `vi`); run
     /// through `sh -c` with the file appended.
     pub editor: String,
+    /// Whether stdout is a terminal (progress lines are drawn only there).
+    pub terminal: bool,
 }
 
 impl Io {
@@ -57,6 +59,7 @@ impl Io {
                 .ok()
                 .filter(|e| !e.trim().is_empty())
                 .unwrap_or_else(|| "vi".to_string()),
+            terminal: std::io::IsTerminal::is_terminal(&std::io::stdout()),
         }
     }
 
@@ -69,6 +72,7 @@ impl Io {
             stdin: Box::new(std::io::Cursor::new(stdin.as_bytes().to_vec())),
             now: Some(now),
             editor: "false".to_string(),
+            terminal: false,
         };
         (io, out, err)
     }

@@ -3,8 +3,9 @@
 
 mod support;
 
+use rudder_testkit::assert_eventually;
 use serde_json::{Value, json};
-use support::{FakeApiServer, T0};
+use support::{FakeApiServer, RunRudderctl, T0};
 
 fn pod(name: &str, app: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod",
@@ -144,7 +145,7 @@ async fn get_errors_are_kubectl_lines_with_exit_1() {
         (
             1,
             String::new(),
-            "error: unknown flag: --bogus\nSee 'rudderctl --help' for usage.\n".to_string()
+            "error: unknown flag: --bogus\nSee 'rudderctl get --help' for usage.\n".to_string()
         )
     );
     let (code, _, err) = server
@@ -434,7 +435,7 @@ async fn delete_by_name_selector_all_and_file() {
     );
     assert_eq!(
         server.rudderctl(&["delete", "pods", "--all"]).await,
-        (0, String::new(), "No resources found\n".to_string())
+        (0, "No resources found\n".to_string(), String::new())
     );
     assert_eq!(server.rudderctl(&["delete", "pods"]).await.0, 1);
     let dir = tempfile::tempdir().unwrap();
@@ -468,7 +469,7 @@ async fn delete_waits_until_the_object_is_gone() {
         (
             1,
             "pod \"slow\" deleted\n".to_string(),
-            "error: timed out waiting for the condition on pod/slow\n".to_string()
+            "error: timed out waiting for the condition on pods/slow\n".to_string()
         )
     );
     let finalizer = std::sync::Arc::clone(&server);

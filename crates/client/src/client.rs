@@ -264,4 +264,50 @@ impl Client {
             .await?;
         Ok(stream.map(|item| item.map_err(Error::from_grpc)))
     }
+
+    /// The server's version document (what REST's `/version` answers): `major`,
+    /// `minor`, `gitVersion`, `platform` ...
+    pub async fn server_version(&self) -> Result<serde_json::Value> {
+        let info = self
+            .with_retries("version", Idempotency::Safe, |mut grpc| {
+                let request = self.unary(proto::VersionRequest {});
+                async move { grpc.version(request).await.map(|r| r.into_inner().info) }
+            })
+            .instrument(tracing::debug_span!("api.version"))
+            .await?;
+        serde_json::from_slice(&info).map_err(|source| Error::Decode {
+            what: "version".to_string(),
+            source,
+        })
+    }
+
+    /// The log of `pod`'s container in `namespace` (the `pods/log` subresource), as
+    /// the kubelet streams it; with `follow` it lasts as long as the container
+    /// writes. Opening is retried like a read; an error mid-stream ends it.
+    pub async fn logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        params: &crate::params::LogParams,
+    ) -> Result<impl Stream<Item = Result<Vec<u8>>> + Send + 'static + use<>> {
+        let message = proto::LogsRequest {
+            namespace: namespace.to_string(),
+            name: pod.to_string(),
+            container: params.container.clone().unwrap_or_default(),
+            follow: params.follow,
+            previous: params.previous,
+            timestamps: params.timestamps,
+            tail_lines: params.tail_lines,
+            since_seconds: params.since_seconds,
+            limit_bytes: params.limit_bytes,
+        };
+        let stream = self
+            .with_retries("logs", Idempotency::Safe, |mut grpc| {
+                let message = message.clone();
+                async move { grpc.logs(message).await.map(|r| r.into_inner()) }
+            })
+            .instrument(tracing::debug_span!("api.logs"))
+            .await?;
+        Ok(stream.map(|item| item.map(|chunk| chunk.data).map_err(Error::from_grpc)))
+    }
 }

@@ -126,6 +126,12 @@ pub fn from_grpc(status: &tonic::Status) -> Option<Status> {
     if status.details().is_empty() {
         return None;
     }
+    // Also the bare Status JSON in the details, as rudder-apiserver sends it today.
+    if let Ok(bare) = serde_json::from_slice::<Status>(status.details())
+        && bare.code.is_some()
+    {
+        return Some(bare);
+    }
     let rpc = RpcStatus::decode(status.details()).ok()?;
     rpc.details
         .iter()
@@ -176,6 +182,22 @@ mod tests {
             to_grpc(&status::resource_expired(1, 5)).code(),
             Code::OutOfRange
         );
+    }
+
+    #[test]
+    fn a_bare_status_json_in_the_details_is_read_too() {
+        let invalid = Status {
+            code: Some(422),
+            reason: Some("Invalid".into()),
+            message: Some("Deployment.apps \"bad\" is invalid".into()),
+            ..Default::default()
+        };
+        let grpc = tonic::Status::with_details(
+            Code::InvalidArgument,
+            "Deployment.apps \"bad\" is invalid",
+            serde_json::to_vec(&invalid).unwrap().into(),
+        );
+        assert_eq!(from_grpc(&grpc), Some(invalid));
     }
 
     #[test]

@@ -132,5 +132,6 @@ pub use config::{ClientConfig, KubeconfigOptions};
 pub use error::{Error, Result, ServerError, TransientError};
 pub use object::{DynamicObject, Object, ObjectKey, ObjectList};
 pub use params::{
-    DeleteParams, ListParams, Patch, PatchParams, PostParams, PropagationPolicy, WatchParams,
+    DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams, PropagationPolicy,
+    WatchParams,
 };

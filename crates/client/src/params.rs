@@ -72,6 +72,25 @@ impl WatchParams {
     }
 }
 
+/// What part of a container's log to read (a PodLogOptions).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogParams {
+    /// The container; None: the pod's only one (the server refuses when it has several).
+    pub container: Option<String>,
+    /// Keep streaming as the container writes.
+    pub follow: bool,
+    /// The previous instance of the container, after a restart.
+    pub previous: bool,
+    /// Prefix each line with its RFC 3339 time.
+    pub timestamps: bool,
+    /// Only the last N lines.
+    pub tail_lines: Option<i64>,
+    /// Only lines newer than this many seconds.
+    pub since_seconds: Option<i64>,
+    /// Stop after this many bytes.
+    pub limit_bytes: Option<i64>,
+}
+
 /// Options of create and replace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PostParams {

@@ -21,6 +21,7 @@ use rudder_client::{
     Api, DeleteOutcome, DeleteParams, DynamicObject, Error, ListParams, Object, ObjectKey, Patch,
     PatchParams, PostParams, RetryPolicy,
 };
+use rudder_testkit::assert_eventually;
 use serde_json::json;
 use support::{FakeApiServer, certs, fast_backoff};
 use tokio::net::TcpListener;
@@ -103,7 +104,7 @@ fn count_inits(events: &Mutex<Vec<Event<Pod>>>) -> usize {
 
 #[tokio::test]
 async fn typed_crud_round_trip_over_mtls() {
-    let server = FakeApiServer::start().await;
+    let server = FakeApiServer::start_in("team").await;
     let client = server.client();
     assert_eq!(
         client.default_namespace(),
@@ -255,7 +256,7 @@ async fn typed_crud_round_trip_over_mtls() {
 
 #[tokio::test]
 async fn not_found_comes_back_as_a_404_status_with_reason_not_found() {
-    let server = FakeApiServer::start().await;
+    let server = FakeApiServer::start_in("team").await;
     let pods = Api::<Pod>::namespaced(server.client(), "team");
     let err = pods.get("x").await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
@@ -271,7 +272,7 @@ async fn not_found_comes_back_as_a_404_status_with_reason_not_found() {
 
 #[tokio::test]
 async fn a_stale_update_is_a_409_conflict_and_a_duplicate_create_already_exists() {
-    let server = FakeApiServer::start().await;
+    let server = FakeApiServer::start_in("team").await;
     let pods = Api::<Pod>::namespaced(server.client(), "team");
     let first = pods
         .create(&PostParams::default(), &pod("web", "shop"))
@@ -304,7 +305,7 @@ async fn a_stale_update_is_a_409_conflict_and_a_duplicate_create_already_exists(
 
 #[tokio::test]
 async fn reads_are_retried_while_the_server_is_briefly_unavailable_but_writes_are_not() {
-    let server = FakeApiServer::start().await;
+    let server = FakeApiServer::start_in("team").await;
     let pods = Api::<Pod>::namespaced(server.client(), "team");
     pods.create(&PostParams::default(), &pod("web", "shop"))
         .await
@@ -351,7 +352,11 @@ async fn calls_are_retried_until_a_server_that_was_not_listening_comes_up() {
     drop(closed);
     let (_closed_dir, closed_layout) = certs();
     let closed_client = rudder_client::Client::from_kubeconfig(&rudder_client::KubeconfigOptions {
-        path: Some(support::write_kubeconfig(&closed_layout, closed_port)),
+        path: Some(support::write_kubeconfig(
+            &closed_layout,
+            closed_port,
+            Some("team"),
+        )),
         ..Default::default()
     })
     .unwrap()
@@ -385,7 +390,7 @@ async fn calls_are_retried_until_a_server_that_was_not_listening_comes_up() {
         }
     });
     let (dir, layout) = certs();
-    let path = support::write_kubeconfig(&layout, addr.port());
+    let path = support::write_kubeconfig(&layout, addr.port(), Some("team"));
     let client = rudder_client::Client::from_kubeconfig(&rudder_client::KubeconfigOptions {
         path: Some(path),
         ..Default::default()
@@ -417,7 +422,7 @@ async fn calls_are_retried_until_a_server_that_was_not_listening_comes_up() {
     stop_refusing.cancel();
     drop(refuser.await.unwrap());
     let listener = TcpListener::bind(addr).await.unwrap();
-    let server = FakeApiServer::start_on(listener, (dir, layout)).await;
+    let server = FakeApiServer::start_on(listener, (dir, layout), Some("team")).await;
     let list = call.await.unwrap().unwrap();
     assert!(list.items.is_empty());
     assert!(server.calls("list") >= 1);
@@ -425,7 +430,7 @@ async fn calls_are_retried_until_a_server_that_was_not_listening_comes_up() {
 
 #[tokio::test]
 async fn watch_resumes_after_dropped_streams_without_missing_or_duplicating_events() {
-    let server = FakeApiServer::start().await;
+    let server = FakeApiServer::start_in("team").await;
     let pods = Api::<Pod>::namespaced(server.client(), "team");
     for name in ["a", "b", "c"] {
         pods.create(&PostParams::default(), &pod(name, "x"))
@@ -486,7 +491,7 @@ async fn watch_resumes_after_dropped_streams_without_missing_or_duplicating_even
 
 #[tokio::test]
 async fn gone_on_resume_relists_and_the_reflector_follows() {
-    let server = FakeApiServer::start().await;
+    let server = FakeApiServer::start_in("team").await;
     let pods = Api::<Pod>::namespaced(server.client(), "team");
     pods.create(&PostParams::default(), &pod("a", "x"))
         .await
@@ -530,7 +535,7 @@ async fn gone_on_resume_relists_and_the_reflector_follows() {
 
 #[tokio::test]
 async fn an_informer_syncs_follows_changes_and_enqueues_keys() {
-    let server = FakeApiServer::start().await;
+    let server = FakeApiServer::start_in("team").await;
     let pods = Api::<Pod>::namespaced(server.client(), "team");
     pods.create(&PostParams::default(), &pod("a", "x"))
         .await
@@ -586,7 +591,7 @@ async fn an_informer_syncs_follows_changes_and_enqueues_keys() {
 
 #[tokio::test]
 async fn one_candidate_leads_and_hands_over_on_release() {
-    let server = FakeApiServer::start().await;
+    let server = FakeApiServer::start_in("team").await;
     let config = |identity: &str| LeaderElectionConfig {
         lease_duration: Duration::from_secs(30),
         renew_deadline: Duration::from_secs(20),

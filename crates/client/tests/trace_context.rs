@@ -20,7 +20,7 @@ async fn trace_context_rides_every_call() {
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("client-test")));
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let server = FakeApiServer::start().await;
+    let server = FakeApiServer::start_in("team").await;
     let pods = Api::<Pod>::namespaced(server.client(), "team");
     let span = tracing::info_span!("reconcile");
     let trace_id = span.context().span().span_context().trace_id().to_string();

@@ -1,4 +1,9 @@
-//! What Rudder's integration tests share when they start real processes.
+//! What Rudder's integration tests share: loopback ports for the processes they
+//! start, and with the `fake-api` feature an in-process fake of the API server's
+//! gRPC `Api` service ([`fake_api`]) for the client's and rudderctl's tests.
+
+#[cfg(feature = "fake-api")]
+pub mod fake_api;
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU16, Ordering};

@@ -9,8 +9,9 @@ use std::time::Duration;
 use rudder_api::resource::{self, ResourceInfo};
 use rudder_proto::api::v1::api_server::Api;
 use rudder_proto::api::v1::{
-    CreateRequest, DeleteRequest, GetRequest, ListRequest, ListResponse, ObjectResponse,
-    PatchRequest, ResourceRef, UpdateRequest, WatchEvent, WatchRequest,
+    CreateRequest, DeleteRequest, GetRequest, ListRequest, ListResponse, LogChunk, LogsRequest,
+    ObjectResponse, PatchRequest, ResourceRef, UpdateRequest, VersionRequest, VersionResponse,
+    WatchEvent, WatchRequest,
 };
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +33,7 @@ pub struct ApiService {
     registry: Registry,
     shutdown: CancellationToken,
     bookmark_interval: Duration,
+    kubelet: Option<crate::pod_logs::KubeletClient>,
 }
 
 impl ApiService {
@@ -45,7 +47,14 @@ impl ApiService {
             registry,
             shutdown,
             bookmark_interval,
+            kubelet: None,
         }
+    }
+
+    /// The same service answering `Logs` through `kubelet`.
+    pub fn with_kubelet_client(mut self, kubelet: crate::pod_logs::KubeletClient) -> Self {
+        self.kubelet = Some(kubelet);
+        self
     }
 }
 
@@ -128,6 +137,52 @@ fn reply(result: Result<Value>) -> GrpcResult<ObjectResponse> {
 
 #[tonic::async_trait]
 impl Api for ApiService {
+    async fn version(&self, request: Request<VersionRequest>) -> GrpcResult<VersionResponse> {
+        context(&request)?;
+        Ok(Response::new(VersionResponse {
+            info: encode(&crate::rest::version_info()),
+        }))
+    }
+
+    async fn logs(
+        &self,
+        request: Request<LogsRequest>,
+    ) -> GrpcResult<tonic::codegen::BoxStream<LogChunk>> {
+        use futures::StreamExt;
+        let ctx = context(&request)?;
+        let req = request.into_inner();
+        let options = crate::pod_logs::LogOptions {
+            container: req.container,
+            follow: req.follow,
+            previous: req.previous,
+            timestamps: req.timestamps,
+            tail_lines: req.tail_lines,
+            since_seconds: req.since_seconds,
+            limit_bytes: req.limit_bytes,
+        };
+        let log = async {
+            crate::pod_logs::open(
+                &self.registry,
+                self.kubelet.as_ref(),
+                &ctx,
+                &req.namespace,
+                &req.name,
+                &options.validated()?,
+            )
+            .await
+        }
+        .await
+        .map_err(|e| e.to_grpc_status())?;
+        let chunks = log.map(|chunk| {
+            chunk
+                .map(|data| LogChunk {
+                    data: data.to_vec(),
+                })
+                .map_err(|e| Status::unavailable(format!("the kubelet's stream broke: {e}")))
+        });
+        Ok(Response::new(Box::pin(chunks)))
+    }
+
     async fn get(&self, request: Request<GetRequest>) -> GrpcResult<ObjectResponse> {
         let ctx = context(&request)?;
         let r = object_ref(request.get_ref().r#ref.as_ref()).map_err(|e| e.to_grpc_status())?;

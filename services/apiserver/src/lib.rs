@@ -25,6 +25,7 @@ pub mod grpc;
 pub mod metrics;
 pub mod openapi;
 pub mod plugins;
+pub mod pod_logs;
 pub mod registry;
 pub mod rest;
 pub mod server;
@@ -160,6 +161,7 @@ pub async fn serve(
     let address = listener
         .local_addr()
         .map_err(|e| Error::Startup(format!("listener address: {e}")))?;
+    let kubelet = pod_logs::KubeletClient::trusting(&config.tls.ca)?;
     let api = server::Services {
         rest: RestApi::new(
             registry.clone(),
@@ -168,12 +170,16 @@ pub async fn serve(
             config.watch_bookmark_interval,
         )
         .with_token_issuer(signer.map(|s| std::sync::Arc::new(auth::authn::TokenIssuer::new(s))))
-        .with_bootstrap_gate(bootstrapped),
-        grpc: ApiServer::new(grpc::ApiService::new(
-            registry.clone(),
-            shutdown.clone(),
-            config.watch_bookmark_interval,
-        )),
+        .with_bootstrap_gate(bootstrapped)
+        .with_kubelet_client(kubelet.clone()),
+        grpc: ApiServer::new(
+            grpc::ApiService::new(
+                registry.clone(),
+                shutdown.clone(),
+                config.watch_bookmark_interval,
+            )
+            .with_kubelet_client(kubelet),
+        ),
         audit,
         authn: std::sync::Arc::new(authn),
     };

@@ -9,9 +9,10 @@ use rudder_client::{Api, DeleteParams, DynamicObject, ListParams, Object, Propag
 
 use super::{Target, api, kind_name, name_of, no_names_with_selector, parse_targets};
 use crate::cli::parse_duration;
-use crate::error::{Reported, client_error_line};
+use crate::error::{Reported, client_error_line, when_error};
 use crate::manifest;
-use crate::session::Session;
+use crate::output::progress::{self, Progress};
+use crate::session::{Io, Session};
 
 /// `delete` flags.
 #[derive(Debug, Clone, Default, Args)]
@@ -84,15 +85,20 @@ pub async fn run(args: DeleteArgs, session: &mut Session<'_>) -> anyhow::Result<
         .map_err(anyhow::Error::msg)?
         .unwrap_or(Duration::from_secs(7 * 24 * 3600));
     let namespace = session.namespace()?;
-    // (resource, namespace, name) of every object to delete.
-    let mut doomed: Vec<(&'static ResourceInfo, Option<String>, String)> = Vec::new();
+    // (resource, namespace, name, the file it came from) of every object to delete.
+    let mut doomed: Vec<(
+        &'static ResourceInfo,
+        Option<String>,
+        String,
+        Option<String>,
+    )> = Vec::new();
     let mut failed = false;
     if !args.filenames.is_empty() {
         let manifests = manifest::read(&args.filenames, args.recursive, session.io)?;
         for m in &manifests {
             let info = m.resource()?;
             let ns = m.target_namespace(info, &namespace, session.global.namespace.as_deref())?;
-            doomed.push((info, ns, m.name().to_string()));
+            doomed.push((info, ns, m.name().to_string(), Some(m.source.clone())));
         }
     } else {
         let targets = parse_targets(&args.resources)?;
@@ -124,21 +130,22 @@ pub async fn run(args: DeleteArgs, session: &mut Session<'_>) -> anyhow::Result<
                         info,
                         item_ns.filter(|_| info.namespaced),
                         name_of(&item.0).to_string(),
+                        None,
                     ));
                 }
             } else {
                 for name in names {
-                    doomed.push((info, ns.clone(), name));
+                    doomed.push((info, ns.clone(), name, None));
                 }
             }
         }
         if doomed.is_empty() {
-            session.eprint("No resources found\n");
+            session.print("No resources found\n");
             return Ok(());
         }
     }
-    let mut waiting: Vec<(Api<DynamicObject>, String, Option<String>, String)> = Vec::new();
-    for (info, ns, name) in doomed {
+    let mut waiting: Vec<(Api<DynamicObject>, String, Option<String>, &ResourceInfo)> = Vec::new();
+    for (info, ns, name, source) in doomed {
         let api = api(session, info, ns.as_deref())?;
         match api.delete(&name, &params).await {
             Ok(outcome) => {
@@ -148,21 +155,38 @@ pub async fn run(args: DeleteArgs, session: &mut Session<'_>) -> anyhow::Result<
                 };
                 session.print(&format!("{} \"{name}\" deleted\n", kind_name(info)));
                 if args.wait {
-                    waiting.push((api, name, uid, kind_name(info)));
+                    waiting.push((api, name, uid, info));
                 }
             }
             Err(err) if err.is_not_found() && args.ignore_not_found => {}
             Err(err) => {
-                session.eprint(&format!("{}\n", client_error_line(&err)));
+                let line = match &source {
+                    Some(file) => when_error(&err.into(), "deleting", file),
+                    None => client_error_line(&err),
+                };
+                session.eprint(&format!("{line}\n"));
                 failed = true;
             }
         }
     }
     let deadline = tokio::time::Instant::now() + timeout;
-    for (api, name, uid, kind) in waiting {
-        if !wait_gone(&api, &name, uid.as_deref(), deadline).await? {
+    let mut progress = Progress::new();
+    for (api, name, uid, info) in waiting {
+        let what = format!("waiting for {}/{name} to be deleted", kind_name(info));
+        let gone = wait_gone(
+            &api,
+            &name,
+            uid.as_deref(),
+            deadline,
+            session.io,
+            (&mut progress, &what),
+        )
+        .await;
+        progress.clear(session.io);
+        if !gone? {
             session.eprint(&format!(
-                "error: timed out waiting for the condition on {kind}/{name}\n"
+                "error: timed out waiting for the condition on {}/{name}\n",
+                info.group_resource()
             ));
             failed = true;
         }
@@ -174,12 +198,14 @@ pub async fn run(args: DeleteArgs, session: &mut Session<'_>) -> anyhow::Result<
 }
 
 /// Polls until `name` is gone (or replaced by an object with another uid); false
-/// when the deadline passes first.
+/// when the deadline passes first. While it waits, `progress` says so as `what`.
 pub async fn wait_gone(
     api: &Api<DynamicObject>,
     name: &str,
     uid: Option<&str>,
     deadline: tokio::time::Instant,
+    io: &mut Io,
+    (progress, what): (&mut Progress, &str),
 ) -> anyhow::Result<bool> {
     let mut delay = Duration::from_millis(50);
     loop {
@@ -192,7 +218,11 @@ pub async fn wait_gone(
         if now >= deadline {
             return Ok(false);
         }
-        tokio::time::sleep(delay.min(deadline - now)).await;
+        let until = now + delay.min(deadline - now);
+        while tokio::time::Instant::now() < until {
+            progress.tick(io, what);
+            tokio::time::sleep_until(until.min(tokio::time::Instant::now() + progress::TICK)).await;
+        }
         delay = (delay * 2).min(Duration::from_secs(1));
     }
 }

@@ -129,6 +129,20 @@ async fn related_objects(
     info: &ResourceInfo,
     object: &Value,
 ) -> anyhow::Result<Vec<Value>> {
+    if info.kind == "Service" {
+        // The Endpoints of the same name give the `Endpoints:` lines.
+        let Some(endpoints) = resource::by_plural("", "endpoints") else {
+            return Ok(Vec::new());
+        };
+        let ns = s(object, "/metadata/namespace").to_string();
+        let api = api(session, endpoints, Some(ns.as_str()))?;
+        return Ok(api
+            .get_opt(name_of(object))
+            .await?
+            .into_iter()
+            .map(|o| o.0)
+            .collect());
+    }
     if info.kind != "Deployment" {
         return Ok(Vec::new());
     }
@@ -280,7 +294,8 @@ impl Page {
             if idx == 0 {
                 self.field(level, title, &pair);
             } else {
-                self.line(level, &format!("\t{pair}"));
+                // kubectl writes the continuation without the level's indent.
+                self.line(0, &format!("\t{pair}"));
             }
         }
     }
@@ -307,16 +322,15 @@ pub fn describe(
         "Pod" => describe_pod(&mut p, o),
         "Deployment" => describe_deployment(&mut p, o, related),
         "ReplicaSet" => describe_replica_set(&mut p, o),
-        "Service" => describe_service(&mut p, o),
+        "Service" => describe_service(&mut p, o, related.first()),
         "Node" => describe_node(&mut p, o),
         "Namespace" => {
             p.map(0, "Labels", o.pointer("/metadata/labels"), false);
             p.map(0, "Annotations", o.pointer("/metadata/annotations"), true);
             p.field(0, "Status", s(o, "/status/phase"));
-            p.line(0, "");
-            p.line(0, "No resource quota.");
-            p.line(0, "");
-            p.line(0, "No LimitRange resource.");
+            // No quota or limit-range lines: the server serves neither resource,
+            // and kubectl leaves them out then. kubectl shows no events here.
+            return p.finish();
         }
         "ConfigMap" => describe_config_map(&mut p, o),
         "Secret" => {
@@ -354,7 +368,9 @@ fn controlled_by(p: &mut Page, o: &Value) {
 }
 
 fn describe_pod(p: &mut Page, o: &Value) {
-    p.field(0, "Priority", &i(o, "/spec/priority").to_string());
+    if let Some(priority) = o.pointer("/spec/priority").and_then(Value::as_i64) {
+        p.field(0, "Priority", &priority.to_string());
+    }
     let sa = s(o, "/spec/serviceAccountName");
     p.field(
         0,
@@ -715,11 +731,12 @@ fn pod_template(p: &mut Page, template: Option<&Value>) {
     );
 }
 
-/// The "Pod Template:" section alone, as `rollout history --revision` prints it.
+/// The "Pod Template:" section alone, as `rollout history --revision` prints it:
+/// kubectl writes it unaligned, its columns still separated by tabs.
 pub fn pod_template_page(template: &Value) -> String {
     let mut p = Page::default();
     pod_template(&mut p, Some(template));
-    p.finish()
+    p.text
 }
 
 fn conditions(p: &mut Page, o: &Value) {
@@ -857,7 +874,7 @@ fn describe_replica_set(p: &mut Page, o: &Value) {
     conditions(p, o);
 }
 
-fn describe_service(p: &mut Page, o: &Value) {
+fn describe_service(p: &mut Page, o: &Value, endpoints: Option<&Value>) {
     p.map(0, "Labels", o.pointer("/metadata/labels"), false);
     p.map(0, "Annotations", o.pointer("/metadata/annotations"), true);
     let selector = crate::output::columns::format_labels(o.pointer("/spec/selector"));
@@ -867,18 +884,22 @@ fn describe_service(p: &mut Page, o: &Value) {
         t => t,
     };
     p.field(0, "Type", ty);
-    let families: Vec<&str> = arr(o, "/spec/ipFamilies")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    p.field(0, "IP Family Policy", or_none(s(o, "/spec/ipFamilyPolicy")));
-    p.field(0, "IP Families", or_none(&families.join(",")));
-    p.field(0, "IP", or_none(s(o, "/spec/clusterIP")));
-    let ips: Vec<&str> = arr(o, "/spec/clusterIPs")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    p.field(0, "IPs", or_none(&ips.join(",")));
+    let strings = |pointer: &str| -> String {
+        arr(o, pointer)
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    if let Some(policy) = o.pointer("/spec/ipFamilyPolicy").and_then(Value::as_str) {
+        p.field(0, "IP Family Policy", policy);
+    }
+    p.field(0, "IP Families", or_none(&strings("/spec/ipFamilies")));
+    p.field(0, "IP", s(o, "/spec/clusterIP"));
+    p.field(0, "IPs", or_none(&strings("/spec/clusterIPs")));
+    if !strings("/spec/externalIPs").is_empty() {
+        p.field(0, "External IPs", &strings("/spec/externalIPs"));
+    }
     for port in arr(o, "/spec/ports") {
         let name = match s(port, "/name") {
             "" => "<unset>",
@@ -901,12 +922,46 @@ fn describe_service(p: &mut Page, o: &Value) {
                 &format!("{name}\t{}/{proto}", i(port, "/nodePort")),
             );
         }
+        p.field(0, "Endpoints", &endpoint_list(endpoints, s(port, "/name")));
     }
     let affinity = match s(o, "/spec/sessionAffinity") {
         "" => "None",
         a => a,
     };
     p.field(0, "Session Affinity", affinity);
+    if let Some(policy) = o
+        .pointer("/spec/externalTrafficPolicy")
+        .and_then(Value::as_str)
+    {
+        p.field(0, "External Traffic Policy", policy);
+    }
+    if let Some(policy) = o
+        .pointer("/spec/internalTrafficPolicy")
+        .and_then(Value::as_str)
+    {
+        p.field(0, "Internal Traffic Policy", policy);
+    }
+}
+
+/// `ip:port` of the ready addresses behind the service port named `port_name`,
+/// three at most then `+ N more...`, as kubectl; `<none>` when there are none.
+fn endpoint_list(endpoints: Option<&Value>, port_name: &str) -> String {
+    let mut all = Vec::new();
+    for subset in endpoints.map(|e| arr(e, "/subsets")).unwrap_or_default() {
+        for port in arr(subset, "/ports") {
+            if s(port, "/name") != port_name {
+                continue;
+            }
+            for address in arr(subset, "/addresses") {
+                all.push(format!("{}:{}", s(address, "/ip"), i(port, "/port")));
+            }
+        }
+    }
+    match all.len() {
+        0 => "<none>".to_string(),
+        1..=3 => all.join(","),
+        n => format!("{} + {} more...", all[..3].join(","), n - 3),
+    }
 }
 
 fn describe_node(p: &mut Page, o: &Value) {

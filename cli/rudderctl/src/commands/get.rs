@@ -93,8 +93,9 @@ pub async fn run(args: GetArgs, session: &mut Session<'_>) -> anyhow::Result<()>
             file_namespaces.push(ns);
         }
     } else if targets.is_empty() {
+        session.eprint("You must specify the type of resource to get. Use \"rudderctl api-resources\" for a complete list of supported resources.\n\n");
         anyhow::bail!(
-            "You must specify the type of resource to get. Use \"rudderctl api-resources\" for a complete list of supported resources."
+            "Required resource not specified.\nUse \"rudderctl explain <resource>\" for a detailed description of that resource (e.g. rudderctl explain pods).\nSee 'rudderctl get -h' for help and examples"
         );
     }
     let names_given = targets.iter().any(|t| !t.names.is_empty());

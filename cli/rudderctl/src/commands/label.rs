@@ -119,9 +119,15 @@ pub fn plan(
     for (k, v) in &changes.set {
         match current.get(k) {
             Some(old) if old == v => {}
-            Some(old) if !overwrite => {
-                anyhow::bail!("'{k}' already has a value ({old}), and --overwrite is false")
-            }
+            Some(old) if !overwrite => match field {
+                Field::Labels => {
+                    anyhow::bail!("'{k}' already has a value ({old}), and --overwrite is false")
+                }
+                // kubectl words the two verbs differently.
+                Field::Annotations => anyhow::bail!(
+                    "--overwrite is false but found the following declared annotation(s): '{k}' already has a value ({old})"
+                ),
+            },
             _ => {
                 map.insert(k.clone(), Value::String(v.clone()));
             }

@@ -12,6 +12,7 @@ pub mod edit;
 pub mod explain;
 pub mod get;
 pub mod label;
+pub mod logs;
 pub mod rollout;
 pub mod scale;
 pub mod version;
@@ -40,7 +41,8 @@ pub async fn run(command: Command, session: &mut Session<'_>) -> anyhow::Result<
         Command::ApiResources(args) => api_resources::run(args, session),
         Command::Explain(args) => explain::run(args, session),
         Command::Config(args) => config::run(args, session),
-        Command::Version(args) => version::run(args, session),
+        Command::Version(args) => version::run(args, session).await,
+        Command::Logs(args) => logs::run(args, session).await,
     }
 }
 

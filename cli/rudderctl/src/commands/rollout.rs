@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::{Target, api, kind_name, parse_targets};
 use crate::cli::parse_duration;
 use crate::output::age;
+use crate::output::progress::{self, Progress};
 use crate::output::tabwriter::DESCRIBE;
 use crate::session::Session;
 
@@ -410,6 +411,8 @@ async fn status(
 ) -> anyhow::Result<()> {
     let deadline =
         tokio::time::Instant::now() + timeout.unwrap_or(Duration::from_secs(7 * 24 * 3600));
+    // As kubectl, a missing deployment is the server's NotFound.
+    api.get(name).await?;
     let selector = format!("metadata.name={name}");
     let list = api.list(&ListParams::default().fields(&selector)).await?;
     let Some(first) = list.items.first() else {
@@ -432,10 +435,19 @@ async fn status(
         ..Default::default()
     };
     let mut stream = api.watch(&params, list.resource_version()).await?.boxed();
+    let mut progress = Progress::new();
+    let mut ticker = tokio::time::interval(progress::TICK);
+    let what = format!("waiting for deployment \"{name}\" rollout to finish");
     loop {
-        let event = tokio::time::timeout_at(deadline, stream.next())
-            .await
-            .map_err(|_| anyhow::anyhow!("timed out waiting for the condition"))?;
+        let event = tokio::select! {
+            event = tokio::time::timeout_at(deadline, stream.next()) => event,
+            _ = ticker.tick() => {
+                progress.tick(session.io, &what);
+                continue;
+            }
+        };
+        progress.clear(session.io);
+        let event = event.map_err(|_| anyhow::anyhow!("timed out waiting for the condition"))?;
         match event {
             None => {
                 anyhow::bail!("the watch of deployment \"{name}\" ended before the rollout did")

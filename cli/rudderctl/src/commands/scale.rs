@@ -54,6 +54,20 @@ pub async fn run(args: ScaleArgs, session: &mut Session<'_>) -> anyhow::Result<(
     if objects.is_empty() {
         anyhow::bail!("no objects passed to scale");
     }
+    // As kubectl, every object is read before any is scaled: one missing, none scaled.
+    for (info, ns, name) in &objects {
+        if info.subresource("scale").is_none() {
+            continue;
+        }
+        if let Err(err) = api(session, info, ns.as_deref())?.get(name).await {
+            match &err {
+                rudder_client::Error::Api(server) => {
+                    anyhow::bail!("no objects passed to scale {}", server.message())
+                }
+                _ => return Err(err.into()),
+            }
+        }
+    }
     let mut failed = false;
     for (info, ns, name) in objects {
         if info.subresource("scale").is_none() {

@@ -289,7 +289,7 @@ fn execute_nodes(nodes: &[Node], data: &Value, out: &mut String) {
 pub fn display(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        other => other.to_string(),
+        other => super::go_json_escapes(&other.to_string()),
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod age;
 pub mod columns;
 pub mod jsonpath;
+pub mod progress;
 pub mod tabwriter;
 pub mod yaml;
 
@@ -110,9 +111,25 @@ pub fn to_json(value: &Value) -> String {
     if value.serialize(&mut ser).is_err() {
         return String::new();
     }
-    let mut text = String::from_utf8(buf).unwrap_or_default();
+    let mut text = go_json_escapes(&String::from_utf8(buf).unwrap_or_default());
     text.push('\n');
     text
+}
+
+/// JSON text with the escapes Go's encoder adds, as kubectl prints it: `<`, `>`,
+/// `&`, U+2028 and U+2029 as `\uXXXX`. They can only occur inside strings, so
+/// replacing them in the text keeps it the same JSON.
+pub fn go_json_escapes(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        match c {
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The custom-columns table of `objects`.

@@ -52,6 +52,8 @@ pub struct RestApi {
     /// Set once the bootstrap RBAC policy is stored and in the caches; `/readyz`
     /// fails until then.
     bootstrapped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Fetches `pods/log` from kubelets; None: logs of bound pods are a 500.
+    kubelet: Option<crate::pod_logs::KubeletClient>,
 }
 
 /// Longest watch when the client gives no `timeoutSeconds` (upstream: 30-60 minutes).
@@ -99,7 +101,14 @@ impl RestApi {
             bookmark_interval,
             token_issuer: None,
             bootstrapped: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            kubelet: None,
         }
+    }
+
+    /// The same front end serving `pods/log` through `kubelet`.
+    pub fn with_kubelet_client(mut self, kubelet: crate::pod_logs::KubeletClient) -> Self {
+        self.kubelet = Some(kubelet);
+        self
     }
 
     /// The same front end answering TokenRequests with `issuer`.
@@ -236,6 +245,10 @@ impl RestApi {
                     Some(list) => ok(&to_value(&list)),
                     None => Err(Error::PathNotFound),
                 }
+            }
+            Route::Resource(req) if crate::pod_logs::is_log_request(&req) => {
+                let kubelet = self.kubelet.as_ref();
+                crate::pod_logs::rest_response(&self.registry, kubelet, ctx, &req, &query).await
             }
             Route::Resource(req) => self.resource(ctx, req, &query, format, request).await,
         }

@@ -13,7 +13,7 @@ fn pod_page() {
     let pod = json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web", "tier": "front"},
                      "ownerReferences": [{"kind": "ReplicaSet", "name": "web-5d4f", "controller": true, "uid": "u"}]},
-        "spec": {"nodeName": "n1", "containers": [{"name": "nginx", "image": "nginx:1.25",
+        "spec": {"nodeName": "n1", "priority": 0, "containers": [{"name": "nginx", "image": "nginx:1.25",
                   "ports": [{"containerPort": 80, "protocol": "TCP"}]}]},
         "status": {"phase": "Running", "hostIP": "10.0.0.1", "podIP": "10.1.0.5", "podIPs": [{"ip": "10.1.0.5"}],
                    "startTime": "2024-01-01T00:00:00Z",

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod every_verb;
+mod logs;
+
 const RUDDERCTL: &str = env!("CARGO_BIN_EXE_rudderctl");
 const KUBECTL: &str = "/usr/bin/kubectl";
 
@@ -159,16 +162,32 @@ struct Run {
 }
 
 fn run(cluster: &Cluster, tool: Tool, args: &[&str]) -> Run {
-    let program = match tool {
+    run_with(cluster, tool, args, &[])
+}
+
+fn program(tool: Tool) -> &'static str {
+    match tool {
         Tool::Rudderctl => RUDDERCTL,
         Tool::Kubectl => KUBECTL,
-    };
+    }
+}
+
+/// `run` with extra environment variables (`EDITOR` for `edit`).
+fn run_with(cluster: &Cluster, tool: Tool, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let program = program(tool);
     let out = Command::new(program)
         .arg("--kubeconfig")
         .arg(cluster.kubeconfig())
         .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("{program} runs: {e}"));
+    outcome(out)
+}
+
+/// What a finished command printed.
+fn outcome(out: std::process::Output) -> Run {
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -370,8 +389,13 @@ fn table(text: &str) -> Vec<Vec<String>> {
         .map(|l| {
             l.split_whitespace()
                 .map(|t| {
-                    if age(t) {
-                        "AGE".to_string()
+                    // `21s)` in an event's `(x3 over 21s)`.
+                    let (bare, close) = match t.strip_suffix(')') {
+                        Some(bare) => (bare, ")"),
+                        None => (t, ""),
+                    };
+                    if age(bare) {
+                        format!("AGE{close}")
                     } else {
                         t.to_string()
                     }
