@@ -291,6 +291,43 @@ impl TestCluster {
         cluster
     }
 
+    /// [`TestCluster::start_with`] the security flags `rudderadm up` passes:
+    /// `--authorization-mode=Node,RBAC`, the service-account key pair, and an
+    /// audit log (read it with [`TestCluster::audit_lines`]).
+    pub async fn start_secured() -> Self {
+        Self::start_with(&[
+            "--authorization-mode=Node,RBAC".to_string(),
+            "--service-account-key-file={dir}/pki/sa.pub".to_string(),
+            "--service-account-signing-key-file={dir}/pki/sa.key".to_string(),
+            "--audit-log-path={dir}/audit.log".to_string(),
+        ])
+        .await
+    }
+
+    /// The audit log's lines so far (see [`TestCluster::start_secured`]).
+    pub fn audit_lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+            .collect()
+    }
+
+    /// Writes the kubeconfig `<name>.conf`: admin's server and CA, with `token` as
+    /// its only credential (use it with [`TestCluster::kubectl_as`]).
+    pub fn token_kubeconfig(&self, name: &str, token: &str) {
+        let layout = self.layout();
+        let mut kubeconfig = rudder_pki::kubeconfig::Kubeconfig::load(&layout.kubeconfig("admin"))
+            .expect("admin.conf");
+        kubeconfig.users[0].user = rudder_pki::kubeconfig::AuthInfo {
+            token: Some(rudder_pki::kubeconfig::Secret(token.to_string())),
+            ..Default::default()
+        };
+        kubeconfig
+            .save(&layout.kubeconfig(name))
+            .expect("save kubeconfig");
+    }
+
     pub fn layout(&self) -> CertsLayout {
         CertsLayout::new(self.dir.path())
     }
