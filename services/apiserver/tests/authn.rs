@@ -1,7 +1,8 @@
 //! Authentication against a running API server: service-account tokens from the
 //! TokenRequest API, and every way to be refused with a 401 (no credential, a
 //! certificate from another CA or expired, a tampered, expired or orphaned
-//! token), each with its audit line; secrets never in the audit log.
+//! token), each with its audit line; the token never in the audit log (secrets:
+//! see `secrets.rs`).
 
 mod common;
 
@@ -202,13 +203,7 @@ async fn tokens_and_every_refusal_with_audit_lines() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     // gRPC on the same port: UNAUTHENTICATED, the Status in the details.
     let channel =
-        tonic::transport::Channel::from_shared(format!("https://127.0.0.1:{}", cluster.port))
-            .unwrap()
-            .tls_config(foreign.tonic_client("127.0.0.1").unwrap())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        common::grpc_channel(cluster.port, foreign.tonic_client("127.0.0.1").unwrap()).await;
     let err = rudder_proto::api::v1::api_client::ApiClient::new(channel)
         .list(rudder_proto::api::v1::ListRequest {
             r#ref: Some(rudder_proto::api::v1::ResourceRef {
@@ -260,30 +255,6 @@ async fn tokens_and_every_refusal_with_audit_lines() {
             .status,
         StatusCode::UNAUTHORIZED
     );
-
-    // A secret's value never reaches the audit log.
-    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
-                        "stringData": {"password": "hunter2-very-secret"}});
-    let r = admin
-        .must(
-            Method::POST,
-            "/api/v1/namespaces/default/secrets",
-            &secret.to_string(),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    // Nor does a malformed one come back in the error.
-    let bad = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bad"},
-                     "data": {"password": "hunter2-very-secret!!"}});
-    let r = admin
-        .must(
-            Method::POST,
-            "/api/v1/namespaces/default/secrets",
-            &bad.to_string(),
-        )
-        .await;
-    assert!(r.status.is_client_error());
-    assert!(!r.text().contains("hunter2"), "{}", r.text());
 
     assert_eventually!(
         cluster
@@ -343,7 +314,5 @@ async fn tokens_and_every_refusal_with_audit_lines() {
             .any(|l| l["user"] == "system:serviceaccount:default:bot" && l["code"] == 200)
     );
     let raw = std::fs::read_to_string(cluster.dir.path().join("audit.log")).unwrap();
-    assert!(!raw.contains("hunter2-very-secret"));
-    assert!(!raw.contains("aHVudGVyMi12ZXJ5LXNlY3JldA"));
     assert!(!raw.contains(&token), "a token reached the audit log");
 }

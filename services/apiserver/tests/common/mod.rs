@@ -169,6 +169,38 @@ impl Drop for TestStore {
     }
 }
 
+/// The flags an API server on `port` needs to reach the store at `endpoint` and
+/// to serve with the certificates of `layout` (what `rudderadm up` passes).
+pub fn apiserver_flags(layout: &CertsLayout, endpoint: &str, port: u16) -> Vec<String> {
+    let serving = layout.apiserver_tls();
+    let etcd = layout.apiserver_etcd_client_tls();
+    vec![
+        format!("--etcd-servers={endpoint}"),
+        format!("--etcd-cafile={}", layout.ca_cert().display()),
+        format!("--etcd-certfile={}", etcd.cert.display()),
+        format!("--etcd-keyfile={}", etcd.key.display()),
+        format!("--tls-cert-file={}", serving.cert.display()),
+        format!("--tls-private-key-file={}", serving.key.display()),
+        format!("--client-ca-file={}", serving.ca.display()),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={port}"),
+    ]
+}
+
+/// A gRPC channel to the API server on `port`, with `tls`'s identity.
+pub async fn grpc_channel(
+    port: u16,
+    tls: tonic::transport::ClientTlsConfig,
+) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(format!("https://127.0.0.1:{port}"))
+        .expect("uri")
+        .tls_config(tls)
+        .expect("tls")
+        .connect()
+        .await
+        .expect("connect")
+}
+
 /// Certificates, a store and (optionally) an API server, torn down on drop.
 pub struct TestCluster {
     pub dir: TempDir,
@@ -217,32 +249,14 @@ impl TestCluster {
         write_cluster_certs(&options).expect("certs");
         let layout = CertsLayout::new(dir.path());
         let store = TestStore::start(&StoreKind::from_env(), &layout, dir.path()).await;
-        let serving = layout.apiserver_tls();
         let config = Config::from_args(
-            [
-                "rudder-apiserver".to_string(),
-                format!("--etcd-servers={}", store.endpoint),
-                format!("--etcd-cafile={}", layout.ca_cert().display()),
-                format!(
-                    "--etcd-certfile={}",
-                    layout.apiserver_etcd_client_tls().cert.display()
+            std::iter::once("rudder-apiserver".to_string())
+                .chain(apiserver_flags(&layout, &store.endpoint, port))
+                .chain(
+                    extra_flags
+                        .iter()
+                        .map(|f| f.replace("{dir}", &dir.path().display().to_string())),
                 ),
-                format!(
-                    "--etcd-keyfile={}",
-                    layout.apiserver_etcd_client_tls().key.display()
-                ),
-                format!("--tls-cert-file={}", serving.cert.display()),
-                format!("--tls-private-key-file={}", serving.key.display()),
-                format!("--client-ca-file={}", serving.ca.display()),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={port}"),
-            ]
-            .into_iter()
-            .chain(
-                extra_flags
-                    .iter()
-                    .map(|f| f.replace("{dir}", &dir.path().display().to_string())),
-            ),
         )
         .expect("flags")
         .expect("config");
