@@ -16,8 +16,6 @@ use std::sync::Arc;
 use http::HeaderMap;
 use rudder_api::keys;
 use rudder_pki::{Identity, TlsPaths};
-use rustls::RootCertStore;
-use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -239,17 +237,7 @@ pub fn server_tls(paths: &TlsPaths) -> Result<(Arc<rustls::ServerConfig>, Client
         .load()
         .map_err(|e| Error::Startup(format!("serving TLS: {e}")))?;
     let bad = |what: &str| Error::Startup(format!("serving TLS: {what}"));
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(material.ca_pem.as_bytes()) {
-        roots
-            .add(cert.map_err(|_| bad("client CA is not PEM"))?)
-            .map_err(|e| bad(&format!("client CA: {e}")))?;
-    }
-    let client_ca = ClientCa::new(
-        WebPkiClientVerifier::builder(Arc::new(roots))
-            .build()
-            .map_err(|e| bad(&format!("client verifier: {e}")))?,
-    );
+    let client_ca = ClientCa::from_pem(&material.ca_pem).map_err(|e| bad(&e))?;
     let chain = CertificateDer::pem_slice_iter(material.cert_pem.as_bytes())
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|_| bad("serving certificate is not PEM"))?;

@@ -8,9 +8,12 @@
 use std::sync::{Arc, OnceLock};
 
 use rudder_pki::Identity;
+use rustls::RootCertStore;
 use rustls::client::danger::HandshakeSignatureValid;
+use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, UnixTime};
 
 use crate::auth::authn::AuthnFailure;
@@ -23,10 +26,18 @@ pub struct ClientCa {
 }
 
 impl ClientCa {
-    /// From the verifier that knows the CA roots (built with
-    /// `WebPkiClientVerifier::builder(roots)`).
-    pub fn new(webpki: Arc<dyn ClientCertVerifier>) -> Self {
-        ClientCa { webpki }
+    /// The CA certificates of a PEM bundle (`--client-ca-file`); else why not.
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        let mut roots = RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots
+                .add(cert.map_err(|_| "client CA is not PEM".to_string())?)
+                .map_err(|e| format!("client CA: {e}"))?;
+        }
+        let webpki = WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .map_err(|e| format!("client verifier: {e}"))?;
+        Ok(ClientCa { webpki })
     }
 
     /// The verifier the TLS layer uses: asks for a certificate, checks possession of
@@ -188,5 +199,72 @@ impl PeerCertificate {
             Ok((identity, _)) => Ok(identity.clone()),
             Err(failure) => Err(failure.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rudder_pki::{CertificateAuthority, Validity};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    fn peer(ca: &CertificateAuthority, user: &str, validity: Validity) -> PeerCertificate {
+        let cert = ca
+            .issue_client(user, &["system:masters"], validity)
+            .unwrap();
+        PeerCertificate {
+            chain: vec![cert.cert_der().unwrap()],
+            verified: OnceLock::new(),
+        }
+    }
+
+    fn refusal(reason: &str, user: Option<&str>) -> Result<Identity, AuthnFailure> {
+        Err(AuthnFailure {
+            reason: reason.into(),
+            claimed_user: user.map(str::to_string),
+        })
+    }
+
+    #[test]
+    fn the_cluster_ca_decides_after_the_handshake() {
+        rudder_pki::install_crypto_provider();
+        let ours = CertificateAuthority::generate("kubernetes").unwrap();
+        let ca = ClientCa::from_pem(ours.cert_pem()).unwrap();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let unknown = "x509: certificate signed by unknown authority";
+        let expired = "x509: certificate has expired or is not yet valid";
+
+        let good = peer(&ours, "admin", Validity::days(1));
+        assert_eq!(
+            good.authenticate(&ca, now),
+            Ok(Identity::new("admin", ["system:masters"]))
+        );
+        // Another CA, with our CA's name or another: its CN names nobody.
+        for name in ["kubernetes", "evil"] {
+            let theirs = CertificateAuthority::generate(name).unwrap();
+            let foreign = peer(&theirs, "admin", Validity::days(1));
+            assert_eq!(
+                foreign.authenticate(&ca, now),
+                refusal(unknown, None),
+                "{name}"
+            );
+        }
+        let old = peer(&ours, "old", Validity::expired());
+        assert_eq!(old.authenticate(&ca, now), refusal(expired, Some("old")));
+        // Valid when the connection opened, expired by a later request on it.
+        let short = Validity {
+            not_before: SystemTime::now() - Duration::from_secs(60),
+            not_after: SystemTime::now() + Duration::from_secs(3600),
+        };
+        let ending = peer(&ours, "kubelet", short);
+        assert!(ending.authenticate(&ca, now).is_ok());
+        assert_eq!(
+            ending.authenticate(&ca, now + 7200),
+            refusal(expired, Some("kubelet"))
+        );
+        assert!(ClientCa::from_pem("not a certificate").is_err());
     }
 }
