@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::TestCluster;
 use http::{Method, StatusCode};
 use rudder_pki::Validity;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// The user name each matrix identity authenticates as.
 fn user_of(who: &str) -> &'static str {
@@ -566,6 +566,7 @@ async fn nodes_touch_only_their_own_node_and_pods() {
         &["system:nodes"],
         Validity::days(1),
     );
+    let mut pod_uids = std::collections::BTreeMap::new();
     for node in ["n1", "n2"] {
         let body = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}});
         let r = admin
@@ -585,6 +586,7 @@ async fn nodes_touch_only_their_own_node_and_pods() {
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         assert_eq!(r.json()["spec"]["serviceAccountName"], "default");
+        pod_uids.insert(node, r.json()["metadata"]["uid"].clone());
         let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": format!("secret-{node}")}});
         let r = admin
             .must(
@@ -688,6 +690,52 @@ async fn nodes_touch_only_their_own_node_and_pods() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // TokenRequests (NodeRestriction): only bound, by uid, to a pod on the node.
+    let account =
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
+    let r = admin
+        .must(
+            Method::POST,
+            "/api/v1/namespaces/default/serviceaccounts",
+            &account.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let token_for = |bound: Value| {
+        let n1 = n1.clone();
+        async move {
+            n1.must(
+                Method::POST,
+                "/api/v1/namespaces/default/serviceaccounts/default/token",
+                &json!({"spec": {"boundObjectRef": bound}}).to_string(),
+            )
+            .await
+        }
+    };
+    let bound_to = |node: &str| json!({"kind": "Pod", "apiVersion": "v1", "name": format!("on-{node}"), "uid": pod_uids[node]});
+    let refused = |why: &str| format!("serviceaccounts \"default\" is forbidden: {why}");
+    let r = token_for(Value::Null).await;
+    assert_eq!(
+        (r.status, r.json()["message"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some(refused("node requested token not bound to a pod").as_str())
+        )
+    );
+    let r = token_for(bound_to("n2")).await;
+    assert_eq!(
+        (r.status, r.json()["message"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some(
+                refused("node requested token bound to a pod scheduled on a different node")
+                    .as_str()
+            )
+        )
+    );
+    let r = token_for(bound_to("n1")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let r = n1
         .request(
             Method::PATCH,

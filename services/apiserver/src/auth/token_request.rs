@@ -108,12 +108,43 @@ impl Spec {
     }
 }
 
+/// NodeRestriction on TokenRequests, as upstream: a kubelet (`node`) may only
+/// ask for tokens bound, by uid, to a pod scheduled on it. `pod` is the bound
+/// pod once read (None: check the request alone).
+fn node_may_ask(
+    account: &str,
+    bound: Option<&BoundRef>,
+    pod: Option<&Value>,
+    node: &str,
+) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::Forbidden(Box::new(rudder_api::status::forbidden(
+            service_accounts()?,
+            account,
+            why,
+        ))))
+    };
+    let Some(bound) = bound.filter(|b| b.kind == "Pod") else {
+        return refuse("node requested token not bound to a pod");
+    };
+    if bound.uid.is_empty() {
+        return refuse("node requested token with a pod binding without a uid");
+    }
+    if let Some(pod) = pod
+        && pod["spec"]["nodeName"].as_str() != Some(node)
+    {
+        return refuse("node requested token bound to a pod scheduled on a different node");
+    }
+    Ok(())
+}
+
 /// Answers a TokenRequest for `namespace/name` whose body is `body` (JSON, YAML
 /// or protobuf, as `headers` say): the TokenRequest with `status.token` and
 /// `status.expirationTimestamp`.
 pub async fn create(
     registry: &Registry,
     issuer: &TokenIssuer,
+    ctx: &RequestContext,
     namespace: &str,
     name: &str,
     headers: &http::HeaderMap,
@@ -130,6 +161,17 @@ pub async fn create(
             .unwrap_or(Value::Null)
     };
     let spec = Spec::parse(&spec)?;
+    let node = {
+        let groups = crate::auth::user_groups(ctx);
+        crate::auth::node::node_name(&crate::auth::rbac::UserInfo {
+            name: ctx.user(),
+            groups: &groups,
+        })
+        .map(str::to_string)
+    };
+    if let Some(node) = &node {
+        node_may_ask(name, spec.bound.as_ref(), None, node)?;
+    }
     // Objects are read with the server's own authority: the caller was
     // authorized for the token subresource, as upstream.
     let system = RequestContext::new(Identity::new("system:apiserver", ["system:masters"]));
@@ -154,6 +196,9 @@ pub async fn create(
                 return Err(Error::BadRequest(format!(
                     "cannot bind token for serviceaccount \"{name}\" to pod running with different serviceaccount name."
                 )));
+            }
+            if let Some(node) = &node {
+                node_may_ask(name, Some(b), Some(&object), node)?;
             }
             let stored_uid = meta::meta_str(&object, "uid").to_string();
             if !b.uid.is_empty() && b.uid != stored_uid {
@@ -214,6 +259,53 @@ pub async fn create(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_ask_only_for_tokens_bound_to_their_pods() {
+        let pod = |uid: &str| BoundRef {
+            kind: "Pod".into(),
+            name: "web".into(),
+            uid: uid.into(),
+        };
+        let secret = BoundRef {
+            kind: "Secret".into(),
+            ..pod("u")
+        };
+        let on = |node: &str| json!({"spec": {"nodeName": node}});
+        let why = |r: Result<()>| r.err().map(|e| e.to_string());
+        let refused =
+            |what: &str| Some(format!("serviceaccounts \"default\" is forbidden: {what}"));
+        assert_eq!(
+            why(node_may_ask("default", None, None, "n1")),
+            refused("node requested token not bound to a pod")
+        );
+        assert_eq!(
+            why(node_may_ask("default", Some(&secret), None, "n1")),
+            refused("node requested token not bound to a pod")
+        );
+        assert_eq!(
+            why(node_may_ask("default", Some(&pod("")), None, "n1")),
+            refused("node requested token with a pod binding without a uid")
+        );
+        assert_eq!(
+            why(node_may_ask(
+                "default",
+                Some(&pod("u")),
+                Some(&on("n1")),
+                "n1"
+            )),
+            None
+        );
+        assert_eq!(
+            why(node_may_ask(
+                "default",
+                Some(&pod("u")),
+                Some(&on("n2")),
+                "n1"
+            )),
+            refused("node requested token bound to a pod scheduled on a different node")
+        );
+    }
 
     #[test]
     fn specs_as_upstream_reads_them() {

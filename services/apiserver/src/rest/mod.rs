@@ -304,6 +304,7 @@ impl RestApi {
         let answer = crate::auth::token_request::create(
             &self.registry,
             issuer,
+            ctx,
             namespace,
             name,
             &parts.headers,
