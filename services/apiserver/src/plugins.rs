@@ -13,8 +13,6 @@
 //!   be deleted (403).
 //! - **NodeRestriction** (validating): a kubelet may change only its own Node,
 //!   and only pods bound to it (status, deletion); it may create only mirror pods.
-//! - **Secret stringData** (mutating; upstream's conversion): merged into `data`
-//!   as base64, never stored.
 //! - **RBAC escalation** (validating, upstream does it in the RBAC storage): no
 //!   role or binding grants more than its writer holds (`crate::auth::escalation`).
 //!
@@ -24,7 +22,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine;
 use futures::future::BoxFuture;
 use rudder_api::status;
 use serde_json::Value;
@@ -231,39 +228,6 @@ fn api_access_volume(name: &str) -> Value {
             ],
         },
     })
-}
-
-/// A Secret's `stringData`: a write-only convenience merged into `data` (as
-/// base64, winning over a `data` key of the same name) and never stored, as
-/// upstream's conversion does. Done here, on the one path every write of REST
-/// and gRPC takes before the store.
-pub fn merge_secret_string_data(attrs: &Attributes<'_>, object: Option<&mut Value>) {
-    if (attrs.resource.group, attrs.resource.plural) != ("", "secrets") {
-        return;
-    }
-    let Some(secret) = object.and_then(Value::as_object_mut) else {
-        return;
-    };
-    let Some(Value::Object(strings)) = secret.remove("stringData") else {
-        return;
-    };
-    let data = secret
-        .entry("data")
-        .or_insert_with(|| Value::Object(serde_json::Map::new()));
-    if !data.is_object() {
-        *data = Value::Object(serde_json::Map::new());
-    }
-    if let Some(data) = data.as_object_mut() {
-        for (key, value) in strings {
-            let text = value.as_str().unwrap_or_default();
-            data.insert(
-                key,
-                base64::engine::general_purpose::STANDARD
-                    .encode(text)
-                    .into(),
-            );
-        }
-    }
 }
 
 /// NamespaceLifecycle: `state` is the state of the request's namespace (asked
@@ -539,7 +503,6 @@ impl AdmissionChain for AdmissionPlugins {
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move {
             // Mutating.
-            merge_secret_string_data(attrs, object.as_deref_mut());
             self.service_account(attrs, object.as_deref_mut()).await?;
             // Validating.
             let needs_namespace = attrs.verb == Verb::Create
@@ -755,27 +718,6 @@ mod tests {
         let account = json!({"imagePullSecrets": [{"name": "registry"}]});
         admit_service_account(&a, &mut p, "bot", Some(&account), "aaaaa").unwrap();
         assert_eq!(p["spec"]["imagePullSecrets"], json!([{"name": "registry"}]));
-    }
-
-    #[test]
-    fn string_data_is_merged_into_data_and_never_stored() {
-        let a = attrs(Verb::Create, "secrets", None, Some("d"), "s");
-        let mut secret =
-            json!({"data": {"a": "eA==", "b": "eQ=="}, "stringData": {"b": "z", "c": ""}});
-        merge_secret_string_data(&a, Some(&mut secret));
-        assert_eq!(secret, json!({"data": {"a": "eA==", "b": "eg==", "c": ""}}));
-        let mut only = json!({"stringData": {"k": "v"}});
-        merge_secret_string_data(
-            &attrs(Verb::Patch, "secrets", None, Some("d"), "s"),
-            Some(&mut only),
-        );
-        assert_eq!(only, json!({"data": {"k": "dg=="}}));
-        let mut other = json!({"stringData": {"k": "v"}});
-        merge_secret_string_data(
-            &attrs(Verb::Create, "configmaps", None, Some("d"), "c"),
-            Some(&mut other),
-        );
-        assert_eq!(other, json!({"stringData": {"k": "v"}}));
     }
 
     #[test]

@@ -108,7 +108,9 @@ async fn secret_values_reach_no_log_and_no_error() {
         admin.must(Method::GET, &format!("{secrets}/db"), "").await,
         StatusCode::OK,
     );
+    // stringData is merged into data and never stored.
     assert_eq!(read.json()["data"]["password"], forms(values[0])[1]);
+    assert_eq!(read.json().get("stringData"), None);
     expect(
         &mut errors,
         admin.must(Method::GET, secrets, "").await,
