@@ -248,9 +248,17 @@ pub fn namespace(n: &mut Namespace) {
     set_str(&mut status.phase, "Active");
 }
 
-/// Defaults a secret's type to Opaque.
+/// Defaults a secret's type to Opaque, and merges the write-only `stringData`
+/// into `data` (winning on a shared key) so it is validated as data and never
+/// stored, as upstream's conversion does.
 pub fn secret(s: &mut Secret) {
     set_str(&mut s.type_, "Opaque");
+    if let Some(strings) = s.string_data.take() {
+        let data = s.data.get_or_insert_with(BTreeMap::new);
+        for (key, value) in strings {
+            data.insert(key, k8s_openapi::ByteString(value.into_bytes()));
+        }
+    }
 }
 
 /// Defaults a node: allocatable = capacity when unset.
@@ -400,6 +408,18 @@ mod tests {
         let once = obj.clone();
         apply(resolve("pods").unwrap(), &mut obj).unwrap();
         assert_eq!(obj, once, "defaulting is idempotent");
+    }
+
+    #[test]
+    fn secret_string_data_becomes_data() {
+        let mut secret = json!({"metadata": {"name": "s"}, "type": "kubernetes.io/tls",
+            "data": {"a": "eA==", "tls.crt": "eQ=="}, "stringData": {"tls.crt": "z", "tls.key": "k"}});
+        apply(resolve("secrets").unwrap(), &mut secret).unwrap();
+        assert_eq!(secret.get("stringData"), None);
+        assert_eq!(
+            secret["data"],
+            json!({"a": "eA==", "tls.crt": "eg==", "tls.key": "aw=="})
+        );
     }
 
     #[test]

@@ -62,6 +62,13 @@ impl Identity {
     }
 }
 
+/// When a DER certificate stops being valid (its notAfter), in seconds since the
+/// epoch; `None` when it does not parse.
+pub fn not_after(cert: &[u8]) -> Option<i64> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert).ok()?;
+    Some(parsed.validity().not_after.timestamp())
+}
+
 /// The identity of the client that sent a tonic request over mutual TLS, or `None`
 /// when the server runs without TLS or the client sent no certificate.
 ///
@@ -127,5 +134,6 @@ mod tests {
     fn garbage_is_not_a_certificate() {
         assert!(Identity::from_der(b"garbage").is_err());
         assert_eq!(Identity::from_chain(&[]), None);
+        assert_eq!(not_after(b"garbage"), None);
     }
 }

@@ -25,6 +25,7 @@
 //! peer_identity<T>(&tonic::Request<T>) -> Option<Identity>        in a tonic handler
 //! connection_identity(&rustls::ServerConnection) -> Option<Identity>
 //!                        hyper over tokio-rustls: tls_stream.get_ref().1
+//! not_after(&[u8]) -> Option<i64>      a DER certificate's notAfter, unix seconds
 //!
 //! CertificateAuthority::generate(cn) | ::load(pki_dir) | ::load_files(crt, key)
 //!   .issue_client(user, groups: &[impl AsRef<str>], Validity) -> Result<IssuedCert, PkiError>
@@ -74,6 +75,6 @@ pub use ca::{
     ServiceAccountKey, Validity,
 };
 pub use error::PkiError;
-pub use identity::{Identity, connection_identity, peer_identity};
+pub use identity::{Identity, connection_identity, not_after, peer_identity};
 pub use key::PrivateKeyPem;
 pub use tls::{TlsMaterial, TlsPaths, install_crypto_provider};

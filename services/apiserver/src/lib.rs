@@ -76,7 +76,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<()> {
     rudder_pki::install_crypto_provider();
-    let tls = auth::authn::server_tls(&config.tls)?;
+    let (tls, client_ca) = auth::authn::server_tls(&config.tls)?;
     let signer = match &config.service_account_signing_key_file {
         Some(path) => Some(auth::token::TokenSigner::from_pem(
             &read_key_file(path, "--service-account-signing-key-file")?,
@@ -118,11 +118,11 @@ pub async fn serve(
     }
     let service_accounts =
         rudder_api::resource::by_plural("", "serviceaccounts").and_then(|r| caches.get(r).cloned());
-    let authn = match (verifier, service_accounts) {
-        (Some(verifier), Some(accounts)) => {
-            auth::authn::Authenticator::with_tokens(verifier, accounts)
+    let authn = match verifier {
+        Some(verifier) => {
+            auth::authn::Authenticator::with_tokens(client_ca, verifier, caches.clone())
         }
-        _ => auth::authn::Authenticator::certificates_only(),
+        None => auth::authn::Authenticator::certificates_only(client_ca),
     };
     let namespaces =
         rudder_api::resource::by_plural("", "namespaces").and_then(|r| caches.get(r).cloned());
@@ -131,11 +131,12 @@ pub async fn serve(
             .and_then(|r| caches.get(r).cloned())
     };
     hooks.admission = std::sync::Arc::new(
-        plugins::AdmissionPlugins::new(namespaces, storage.clone()).with_escalation_checks(
-            hooks.authorizer.clone(),
-            rbac_cache("roles"),
-            rbac_cache("clusterroles"),
-        ),
+        plugins::AdmissionPlugins::new(namespaces, service_accounts, storage.clone())
+            .with_escalation_checks(
+                hooks.authorizer.clone(),
+                rbac_cache("roles"),
+                rbac_cache("clusterroles"),
+            ),
     );
     let registry = Registry::new(storage, hooks).with_watch_caches(caches.clone());
     // Not ready until the bootstrap policy is in place and visible to the

@@ -1,7 +1,9 @@
-//! The one HTTPS port: TLS requesting client certificates (verified when
-//! presented; bearer tokens otherwise, see `auth::authn`), HTTP/1.1 and h2 (hyper-util's auto builder), the caller's identity read
-//! from the certificate once per connection and carried into every request, REST
-//! and gRPC told apart by Content-Type, and a graceful drain on shutdown.
+//! The one HTTPS port: TLS requesting client certificates (judged per request
+//! against the cluster CA; bearer tokens otherwise, see `auth::authn`), HTTP/1.1
+//! and h2 (hyper-util's auto builder), the presented certificate kept per
+//! connection and authenticated on every request, REST and gRPC told apart by
+//! Content-Type (a refusal answered in each one's terms), and a graceful drain on
+//! shutdown.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -14,7 +16,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use rudder_pki::connection_identity;
 use rudder_telemetry::ServerTraceLayer;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -23,6 +24,7 @@ use tower::Layer;
 use tracing::Instrument;
 
 use crate::admission::RequestContext;
+use crate::auth::x509::PeerCertificate;
 use crate::error::{Error, Result};
 use crate::grpc::ApiService;
 use crate::rest::codec::{self, Body, BoxError};
@@ -116,14 +118,13 @@ async fn serve_connection(
             return;
         }
     };
-    let identity = connection_identity(tls.get_ref().1);
-    tracing::debug!(%peer, user = identity.as_ref().map(|i| i.user.as_str()), "connected");
-    let ctx = identity.map(Arc::new);
+    let certificate = PeerCertificate::of(tls.get_ref().1).map(Arc::new);
+    tracing::debug!(%peer, certificate = certificate.is_some(), "connected");
     let service = tower::service_fn(move |request: Request<Incoming>| {
         let api = api.clone();
-        let ctx = ctx.clone();
+        let certificate = certificate.clone();
         let shutdown = shutdown.clone();
-        async move { Ok::<_, Infallible>(route(api, ctx, shutdown, request).await) }
+        async move { Ok::<_, Infallible>(route(api, certificate, shutdown, request).await) }
     });
     let service = TowerToHyperService::new(ServerTraceLayer::http().layer(service));
     let builder = auto::Builder::new(TokioExecutor::new());
@@ -135,7 +136,7 @@ async fn serve_connection(
 
 async fn route(
     api: Services,
-    certificate: Option<Arc<rudder_pki::Identity>>,
+    certificate: Option<Arc<PeerCertificate>>,
     _shutdown: CancellationToken,
     mut request: Request<Incoming>,
 ) -> Response<Body> {
@@ -148,11 +149,15 @@ async fn route(
     let authenticated = api
         .authn
         .authenticate(certificate.as_deref(), request.headers());
+    // A refusal's code, for the audit line: a gRPC answer is HTTP 200 whatever
+    // its grpc-status.
+    let mut refused = None;
     let (response, who) = match authenticated {
         Err(failure) => {
             tracing::debug!(reason = %failure.reason, "authentication failed");
+            refused = Some(Error::Unauthorized.code());
             (
-                codec::error_response(&Error::Unauthorized),
+                refusal(grpc_request, &Error::Unauthorized),
                 Who::Failed(failure),
             )
         }
@@ -163,7 +168,10 @@ async fn route(
                 &ctx,
                 request.headers(),
             ) {
-                Err(e) => (codec::error_response(&e), Who::User(ctx, None)),
+                Err(e) => {
+                    refused = Some(e.code());
+                    (refusal(grpc_request, &e), Who::User(ctx, None))
+                }
                 Ok(impersonated) => {
                     let effective = impersonated.map(Arc::new);
                     let acting = effective.clone().unwrap_or_else(|| ctx.clone());
@@ -192,7 +200,7 @@ async fn route(
             path: &path,
             query: query.as_deref(),
             protocol: if grpc_request { "grpc" } else { "rest" },
-            code: response.status().as_u16(),
+            code: refused.unwrap_or_else(|| response.status().as_u16()),
             latency: started.elapsed(),
         };
         let now = crate::registry::meta::now_rfc3339();
@@ -210,6 +218,19 @@ async fn route(
         audit.record(&entry);
     }
     response
+}
+
+/// The answer to a request refused before it reached REST or gRPC: a Status for
+/// REST, the matching gRPC status (UNAUTHENTICATED, PERMISSION_DENIED) for gRPC.
+fn refusal(grpc_request: bool, error: &Error) -> Response<Body> {
+    if grpc_request {
+        error
+            .to_grpc_status()
+            .into_http::<tonic::body::Body>()
+            .map(|b| b.map_err(BoxError::from).boxed_unsync())
+    } else {
+        codec::error_response(error)
+    }
 }
 
 /// Who a request ran as, for the audit line.

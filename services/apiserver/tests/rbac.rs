@@ -9,17 +9,7 @@ use std::time::Duration;
 use common::TestCluster;
 use http::{Method, StatusCode};
 use rudder_pki::Validity;
-use serde_json::json;
-
-async fn rbac_cluster() -> TestCluster {
-    TestCluster::start_with(&[
-        "--authorization-mode=Node,RBAC".to_string(),
-        "--service-account-key-file={dir}/pki/sa.pub".to_string(),
-        "--service-account-signing-key-file={dir}/pki/sa.key".to_string(),
-        "--audit-log-path={dir}/audit.log".to_string(),
-    ])
-    .await
-}
+use serde_json::{Value, json};
 
 /// The user name each matrix identity authenticates as.
 fn user_of(who: &str) -> &'static str {
@@ -70,20 +60,13 @@ async fn service_account_with_kubeconfig(cluster: &TestCluster) -> String {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let token = r.json()["status"]["token"].as_str().unwrap().to_string();
-    let layout = cluster.layout();
-    let mut kubeconfig =
-        rudder_pki::kubeconfig::Kubeconfig::load(&layout.kubeconfig("admin")).unwrap();
-    kubeconfig.users[0].user = rudder_pki::kubeconfig::AuthInfo {
-        token: Some(rudder_pki::kubeconfig::Secret(token.clone())),
-        ..Default::default()
-    };
-    kubeconfig.save(&layout.kubeconfig("bot")).unwrap();
+    cluster.token_kubeconfig("bot", &token);
     token
 }
 
 #[tokio::test]
 async fn bootstrap_policy_and_denials() {
-    let cluster = rbac_cluster().await;
+    let cluster = TestCluster::start_secured().await;
     let admin = cluster.client("admin");
     assert_eventually!(
         admin
@@ -399,7 +382,7 @@ fn matrix() -> Vec<Case> {
 
 #[tokio::test]
 async fn matrix_of_identities_asked_and_tried() {
-    let cluster = rbac_cluster().await;
+    let cluster = TestCluster::start_secured().await;
     let admin = cluster.client("admin");
     cluster.add_user("viewer", "viewer", &[], Validity::days(1));
     let binding = json!({
@@ -569,7 +552,7 @@ async fn matrix_of_identities_asked_and_tried() {
 /// n2, n2's pod, nor read an unreferenced secret. Asked (kubectl) and tried.
 #[tokio::test]
 async fn nodes_touch_only_their_own_node_and_pods() {
-    let cluster = rbac_cluster().await;
+    let cluster = TestCluster::start_secured().await;
     let admin = cluster.client("admin");
     let n1 = cluster.add_user(
         "kubelet-n1",
@@ -583,6 +566,7 @@ async fn nodes_touch_only_their_own_node_and_pods() {
         &["system:nodes"],
         Validity::days(1),
     );
+    let mut pod_uids = std::collections::BTreeMap::new();
     for node in ["n1", "n2"] {
         let body = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}});
         let r = admin
@@ -602,6 +586,7 @@ async fn nodes_touch_only_their_own_node_and_pods() {
             .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         assert_eq!(r.json()["spec"]["serviceAccountName"], "default");
+        pod_uids.insert(node, r.json()["metadata"]["uid"].clone());
         let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": format!("secret-{node}")}});
         let r = admin
             .must(
@@ -705,6 +690,52 @@ async fn nodes_touch_only_their_own_node_and_pods() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // TokenRequests (NodeRestriction): only bound, by uid, to a pod on the node.
+    let account =
+        json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
+    let r = admin
+        .must(
+            Method::POST,
+            "/api/v1/namespaces/default/serviceaccounts",
+            &account.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let token_for = |bound: Value| {
+        let n1 = n1.clone();
+        async move {
+            n1.must(
+                Method::POST,
+                "/api/v1/namespaces/default/serviceaccounts/default/token",
+                &json!({"spec": {"boundObjectRef": bound}}).to_string(),
+            )
+            .await
+        }
+    };
+    let bound_to = |node: &str| json!({"kind": "Pod", "apiVersion": "v1", "name": format!("on-{node}"), "uid": pod_uids[node]});
+    let refused = |why: &str| format!("serviceaccounts \"default\" is forbidden: {why}");
+    let r = token_for(Value::Null).await;
+    assert_eq!(
+        (r.status, r.json()["message"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some(refused("node requested token not bound to a pod").as_str())
+        )
+    );
+    let r = token_for(bound_to("n2")).await;
+    assert_eq!(
+        (r.status, r.json()["message"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some(
+                refused("node requested token bound to a pod scheduled on a different node")
+                    .as_str()
+            )
+        )
+    );
+    let r = token_for(bound_to("n1")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let r = n1
         .request(
             Method::PATCH,
@@ -759,7 +790,7 @@ async fn nodes_touch_only_their_own_node_and_pods() {
 /// the system namespaces stay.
 #[tokio::test]
 async fn namespace_lifecycle() {
-    let cluster = rbac_cluster().await;
+    let cluster = TestCluster::start_secured().await;
     let admin = cluster.client("admin");
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
     let r = admin
@@ -801,7 +832,7 @@ async fn namespace_lifecycle() {
 /// but not `cluster-admin`, nor write a role with more than it holds.
 #[tokio::test]
 async fn rbac_writes_cannot_escalate() {
-    let cluster = rbac_cluster().await;
+    let cluster = TestCluster::start_secured().await;
     let admin = cluster.client("admin");
     let ann = cluster.add_user("ann", "ann", &[], Validity::days(1));
     let binding = |name: &str, role: &str, user: &str| {

@@ -5,24 +5,25 @@
 //! with the token's uid, read from the watch cache). Nothing is anonymous: no
 //! credential, or a bad one, is 401 `Unauthorized`.
 //!
-//! The TLS layer requests but does not require client certificates
-//! ([`server_tls`]), so token callers can connect; a certificate that is
-//! presented but expired or from another CA still fails the handshake.
+//! The TLS layer requests but does not require client certificates, and lets any
+//! certificate whose key the client holds through ([`server_tls`],
+//! [`crate::auth::x509`]): token callers can connect, and a certificate that is
+//! expired or from another CA is refused here, with a 401 and an audit line, as
+//! kube-apiserver does.
 
 use std::sync::Arc;
 
 use http::HeaderMap;
 use rudder_api::keys;
 use rudder_pki::{Identity, TlsPaths};
-use rustls::RootCertStore;
-use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::admission::RequestContext;
-use crate::auth::token::{Claims, TokenSigner, TokenVerifier};
+use crate::auth::token::{BoundTo, Claims, TokenSigner, TokenVerifier};
+use crate::auth::x509::{ClientCa, PeerCertificate};
 use crate::error::{Error, Result};
-use crate::watch_cache::WatchCache;
+use crate::watch_cache::WatchCaches;
 
 /// Why authentication failed, for the audit line (never sent: the wire says
 /// `Unauthorized` only).
@@ -39,8 +40,11 @@ pub const SERVICE_ACCOUNTS_GROUP: &str = "system:serviceaccounts";
 
 /// Authenticates requests.
 pub struct Authenticator {
+    client_ca: ClientCa,
     tokens: Option<TokenVerifier>,
-    service_accounts: Option<Arc<WatchCache>>,
+    /// Where a token's service account, and the pod or secret it is bound to,
+    /// are looked up.
+    objects: Option<WatchCaches>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -52,32 +56,52 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Certificates only.
-    pub fn certificates_only() -> Self {
+    /// Certificates issued by `client_ca` only.
+    pub fn certificates_only(client_ca: ClientCa) -> Self {
         Authenticator {
+            client_ca,
             tokens: None,
-            service_accounts: None,
+            objects: None,
         }
     }
 
-    /// Certificates and service-account tokens verified by `tokens`, whose
-    /// accounts are looked up in `service_accounts`.
-    pub fn with_tokens(tokens: TokenVerifier, service_accounts: Arc<WatchCache>) -> Self {
+    /// Certificates, and service-account tokens verified by `tokens`, whose
+    /// accounts (and bound pods and secrets) are looked up in `objects`.
+    pub fn with_tokens(client_ca: ClientCa, tokens: TokenVerifier, objects: WatchCaches) -> Self {
         Authenticator {
+            client_ca,
             tokens: Some(tokens),
-            service_accounts: Some(service_accounts),
+            objects: Some(objects),
         }
     }
 
-    /// The caller of a request on a connection that presented `certificate`.
+    /// The caller of a request on a connection that presented `certificate`. A
+    /// refused certificate still lets a bearer token speak (upstream's union of
+    /// authenticators: the first that succeeds wins).
     pub fn authenticate(
         &self,
-        certificate: Option<&Identity>,
+        certificate: Option<&PeerCertificate>,
         headers: &HeaderMap,
     ) -> Result<RequestContext, AuthnFailure> {
-        if let Some(identity) = certificate {
-            return Ok(RequestContext::new(identity.clone()));
+        let now = crate::auth::token::now();
+        let refused_certificate = match certificate.map(|c| c.authenticate(&self.client_ca, now)) {
+            Some(Ok(identity)) => return Ok(RequestContext::new(identity)),
+            Some(Err(failure)) => Some(failure),
+            None => None,
+        };
+        if !headers.contains_key(http::header::AUTHORIZATION)
+            && let Some(failure) = refused_certificate
+        {
+            return Err(failure);
         }
+        self.authenticate_token(headers, now)
+    }
+
+    fn authenticate_token(
+        &self,
+        headers: &HeaderMap,
+        now: u64,
+    ) -> Result<RequestContext, AuthnFailure> {
         let fail = |reason: &str, claimed_user: Option<String>| AuthnFailure {
             reason: reason.to_string(),
             claimed_user,
@@ -95,26 +119,39 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| fail("unsupported Authorization header", None))?;
-        let (Some(verifier), Some(accounts)) = (&self.tokens, &self.service_accounts) else {
+        let (Some(verifier), Some(objects)) = (&self.tokens, &self.objects) else {
             return Err(fail("token authentication is not configured", None));
         };
         let claims = verifier
-            .verify(token, crate::auth::token::now())
+            .verify(token, now)
             .map_err(|e| fail(&e.to_string(), None))?;
         let k = &claims.kubernetes;
         let user = claims.sub.clone();
-        let stored = keys::object_key(
-            accounts.resource(),
-            Some(&k.namespace),
-            &k.serviceaccount.name,
-        )
-        .ok()
-        .and_then(|key| accounts.get(&key));
-        let Some(stored) = stored else {
-            return Err(fail("service account not found", Some(user)));
-        };
-        if crate::registry::meta::meta_str(&stored, "uid") != k.serviceaccount.uid {
-            return Err(fail("service account uid does not match", Some(user)));
+        // The token lives as long as the objects it names, with the uids it names:
+        // a deleted or recreated account, pod or secret kills it.
+        let named = [
+            (
+                "service account",
+                "serviceaccounts",
+                Some(&k.serviceaccount),
+            ),
+            ("pod", "pods", k.pod.as_ref()),
+            ("secret", "secrets", k.secret.as_ref()),
+        ];
+        for (what, plural, object) in named {
+            let Some(object) = object else { continue };
+            let stored = rudder_api::resource::by_plural("", plural)
+                .and_then(|r| Some((objects.get(r)?, r)))
+                .and_then(|(cache, r)| {
+                    let key = keys::object_key(r, Some(&k.namespace), &object.name).ok()?;
+                    cache.get(&key)
+                });
+            let Some(stored) = stored else {
+                return Err(fail(&format!("{what} not found"), Some(user)));
+            };
+            if crate::registry::meta::meta_str(&stored, "uid") != object.uid {
+                return Err(fail(&format!("{what} uid does not match"), Some(user)));
+            }
         }
         Ok(RequestContext::new(Identity::new(
             user,
@@ -150,7 +187,13 @@ impl TokenIssuer {
         }
     }
 
-    /// A signed token for `namespace/name` (uid `uid`), and its expiry (unix seconds).
+    /// The audiences of a token whose request names none.
+    pub fn default_audiences(&self) -> &[String] {
+        &self.default_audiences
+    }
+
+    /// A signed token for `namespace/name` (uid `uid`), bound to `bound` if
+    /// given, and its expiry (unix seconds).
     pub fn issue(
         &self,
         namespace: &str,
@@ -158,6 +201,7 @@ impl TokenIssuer {
         uid: &str,
         audiences: Option<Vec<String>>,
         seconds: Option<u64>,
+        bound: Option<BoundTo>,
     ) -> Result<(String, u64)> {
         let seconds = seconds.unwrap_or(DEFAULT_TOKEN_SECONDS);
         if seconds < MIN_TOKEN_SECONDS {
@@ -168,7 +212,7 @@ impl TokenIssuer {
         let audiences = audiences
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| self.default_audiences.clone());
-        let claims = Claims::new(
+        let mut claims = Claims::new(
             self.signer.issuer(),
             audiences,
             namespace,
@@ -177,38 +221,32 @@ impl TokenIssuer {
             crate::auth::token::now(),
             seconds,
         );
+        if let Some(bound) = bound {
+            claims = claims.bound_to(bound);
+        }
         Ok((self.signer.sign(&claims)?, claims.exp))
     }
 }
 
-/// The serving TLS config: our certificate, and client certificates requested,
-/// verified against the CA when presented, but not required (token callers have
-/// none). ALPN h2 and HTTP/1.1.
-pub fn server_tls(paths: &TlsPaths) -> Result<Arc<rustls::ServerConfig>> {
+/// The serving TLS config: our certificate, and client certificates requested
+/// but not required (token callers have none) and verified against the returned
+/// CA per request, not in the handshake. ALPN h2 and HTTP/1.1.
+pub fn server_tls(paths: &TlsPaths) -> Result<(Arc<rustls::ServerConfig>, ClientCa)> {
     rudder_pki::install_crypto_provider();
     let material = paths
         .load()
         .map_err(|e| Error::Startup(format!("serving TLS: {e}")))?;
     let bad = |what: &str| Error::Startup(format!("serving TLS: {what}"));
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(material.ca_pem.as_bytes()) {
-        roots
-            .add(cert.map_err(|_| bad("client CA is not PEM"))?)
-            .map_err(|e| bad(&format!("client CA: {e}")))?;
-    }
-    let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
-        .allow_unauthenticated()
-        .build()
-        .map_err(|e| bad(&format!("client verifier: {e}")))?;
+    let client_ca = ClientCa::from_pem(&material.ca_pem).map_err(|e| bad(&e))?;
     let chain = CertificateDer::pem_slice_iter(material.cert_pem.as_bytes())
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|_| bad("serving certificate is not PEM"))?;
     let key = PrivateKeyDer::from_pem_slice(material.key.expose_pem().as_bytes())
         .map_err(|_| bad("serving key is not PEM"))?;
     let mut config = rustls::ServerConfig::builder()
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(client_ca.handshake_verifier())
         .with_single_cert(chain, key)
         .map_err(|e| bad(&e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), client_ca))
 }

@@ -16,6 +16,8 @@ pub mod proto;
 pub mod rbac;
 pub mod review;
 pub mod token;
+pub mod token_request;
+pub mod x509;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;

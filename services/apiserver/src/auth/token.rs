@@ -49,13 +49,23 @@ pub enum TokenError {
     Subject,
 }
 
-/// The service account a token names (its `kubernetes.io` claim).
+/// An object a token names in its `kubernetes.io` claim: the service account,
+/// and the pod or secret it is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServiceAccountRef {
+pub struct NamedObject {
     /// Name.
     pub name: String,
-    /// UID at issue time; a recreated account has another and the token stops working.
+    /// UID at issue time; a recreated object has another and the token stops working.
     pub uid: String,
+}
+
+/// The object a bound token lives and dies with (TokenRequest's `boundObjectRef`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoundTo {
+    /// A pod in the service account's namespace.
+    Pod(NamedObject),
+    /// A secret in the service account's namespace.
+    Secret(NamedObject),
 }
 
 /// The `kubernetes.io` private claim.
@@ -64,7 +74,13 @@ pub struct KubernetesClaim {
     /// Namespace of the service account.
     pub namespace: String,
     /// The service account.
-    pub serviceaccount: ServiceAccountRef,
+    pub serviceaccount: NamedObject,
+    /// The pod the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<NamedObject>,
+    /// The secret the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<NamedObject>,
 }
 
 /// A token's claims, as upstream's projected service-account tokens carry them.
@@ -108,12 +124,23 @@ impl Claims {
             nbf: now,
             kubernetes: KubernetesClaim {
                 namespace: namespace.to_string(),
-                serviceaccount: ServiceAccountRef {
+                serviceaccount: NamedObject {
                     name: name.to_string(),
                     uid: uid.to_string(),
                 },
+                pod: None,
+                secret: None,
             },
         }
+    }
+
+    /// The same claims bound to `object`.
+    pub fn bound_to(mut self, object: BoundTo) -> Self {
+        match object {
+            BoundTo::Pod(pod) => self.kubernetes.pod = Some(pod),
+            BoundTo::Secret(secret) => self.kubernetes.secret = Some(secret),
+        }
+        self
     }
 }
 

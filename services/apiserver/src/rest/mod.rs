@@ -314,8 +314,8 @@ impl RestApi {
         }
     }
 
-    /// `POST .../serviceaccounts/<name>/token` (TokenRequest): a signed token for
-    /// the service account, never stored. Needs `create serviceaccounts/token`.
+    /// `POST .../serviceaccounts/<name>/token` (TokenRequest, see
+    /// `crate::auth::token_request`). Needs `create serviceaccounts/token`.
     async fn token_request<B>(
         &self,
         ctx: &RequestContext,
@@ -328,77 +328,22 @@ impl RestApi {
         B: http_body::Body<Data = bytes::Bytes>,
         B::Error: Into<BoxError>,
     {
-        let resource = resource::by_plural("", "serviceaccounts").ok_or(Error::PathNotFound)?;
-        let attrs = crate::admission::Attributes {
-            verb: Verb::Create,
-            resource,
-            subresource: Some("token"),
-            namespace: Some(namespace),
-            name,
-        };
-        self.registry.authorizer().authorize(ctx, &attrs)?;
+        crate::auth::token_request::authorize(&self.registry, ctx, namespace, name)?;
         let Some(issuer) = &self.token_issuer else {
             return Err(Error::PathNotFound);
         };
         let (parts, body) = request.into_parts();
-        let body_format = codec::body_format(&parts.headers)?;
         let bytes = codec::read_body(&parts.headers, body).await?;
-        let spec = if bytes.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            codec::decode_object(body_format, &bytes)?
-                .get("spec")
-                .cloned()
-                .unwrap_or(Value::Null)
-        };
-        let audiences = spec.get("audiences").and_then(Value::as_array).map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        });
-        let seconds = match spec.get("expirationSeconds") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_u64().ok_or_else(|| {
-                Error::BadRequest(
-                    "TokenRequest is invalid: spec.expirationSeconds: Invalid value: must be a positive integer".into(),
-                )
-            })?),
-        };
-        // The account is read with the server's own authority: the caller was
-        // authorized for the token subresource, as upstream.
-        let system = RequestContext::new(rudder_pki::Identity::new(
-            "system:apiserver",
-            ["system:masters"],
-        ));
-        let account = self
-            .registry
-            .get(
-                &system,
-                &ObjectRef {
-                    resource,
-                    namespace: Some(namespace.to_string()),
-                    name: name.to_string(),
-                    subresource: None,
-                },
-            )
-            .await?;
-        let uid = meta::meta_str(&account, "uid").to_string();
-        let (token, exp) = issuer.issue(namespace, name, &uid, audiences.clone(), seconds)?;
-        let answer = json!({
-            "kind": "TokenRequest",
-            "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {"name": name, "namespace": namespace,
-                         "creationTimestamp": meta::now_rfc3339()},
-            "spec": {
-                "audiences": audiences.unwrap_or_default(),
-                "expirationSeconds": seconds.unwrap_or(crate::auth::authn::DEFAULT_TOKEN_SECONDS),
-            },
-            "status": {
-                "token": token,
-                "expirationTimestamp": meta::rfc3339(i64::try_from(exp).unwrap_or(i64::MAX)),
-            },
-        });
+        let answer = crate::auth::token_request::create(
+            &self.registry,
+            issuer,
+            ctx,
+            namespace,
+            name,
+            &parts.headers,
+            &bytes,
+        )
+        .await?;
         Ok(codec::object_response(StatusCode::CREATED, format, &answer))
     }
 

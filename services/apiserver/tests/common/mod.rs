@@ -169,6 +169,38 @@ impl Drop for TestStore {
     }
 }
 
+/// The flags an API server on `port` needs to reach the store at `endpoint` and
+/// to serve with the certificates of `layout` (what `rudderadm up` passes).
+pub fn apiserver_flags(layout: &CertsLayout, endpoint: &str, port: u16) -> Vec<String> {
+    let serving = layout.apiserver_tls();
+    let etcd = layout.apiserver_etcd_client_tls();
+    vec![
+        format!("--etcd-servers={endpoint}"),
+        format!("--etcd-cafile={}", layout.ca_cert().display()),
+        format!("--etcd-certfile={}", etcd.cert.display()),
+        format!("--etcd-keyfile={}", etcd.key.display()),
+        format!("--tls-cert-file={}", serving.cert.display()),
+        format!("--tls-private-key-file={}", serving.key.display()),
+        format!("--client-ca-file={}", serving.ca.display()),
+        "--bind-address=127.0.0.1".into(),
+        format!("--secure-port={port}"),
+    ]
+}
+
+/// A gRPC channel to the API server on `port`, with `tls`'s identity.
+pub async fn grpc_channel(
+    port: u16,
+    tls: tonic::transport::ClientTlsConfig,
+) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(format!("https://127.0.0.1:{port}"))
+        .expect("uri")
+        .tls_config(tls)
+        .expect("tls")
+        .connect()
+        .await
+        .expect("connect")
+}
+
 /// Certificates, a store and (optionally) an API server, torn down on drop.
 pub struct TestCluster {
     pub dir: TempDir,
@@ -217,32 +249,14 @@ impl TestCluster {
         write_cluster_certs(&options).expect("certs");
         let layout = CertsLayout::new(dir.path());
         let store = TestStore::start(&StoreKind::from_env(), &layout, dir.path()).await;
-        let serving = layout.apiserver_tls();
         let config = Config::from_args(
-            [
-                "rudder-apiserver".to_string(),
-                format!("--etcd-servers={}", store.endpoint),
-                format!("--etcd-cafile={}", layout.ca_cert().display()),
-                format!(
-                    "--etcd-certfile={}",
-                    layout.apiserver_etcd_client_tls().cert.display()
+            std::iter::once("rudder-apiserver".to_string())
+                .chain(apiserver_flags(&layout, &store.endpoint, port))
+                .chain(
+                    extra_flags
+                        .iter()
+                        .map(|f| f.replace("{dir}", &dir.path().display().to_string())),
                 ),
-                format!(
-                    "--etcd-keyfile={}",
-                    layout.apiserver_etcd_client_tls().key.display()
-                ),
-                format!("--tls-cert-file={}", serving.cert.display()),
-                format!("--tls-private-key-file={}", serving.key.display()),
-                format!("--client-ca-file={}", serving.ca.display()),
-                "--bind-address=127.0.0.1".into(),
-                format!("--secure-port={port}"),
-            ]
-            .into_iter()
-            .chain(
-                extra_flags
-                    .iter()
-                    .map(|f| f.replace("{dir}", &dir.path().display().to_string())),
-            ),
         )
         .expect("flags")
         .expect("config");
@@ -289,6 +303,43 @@ impl TestCluster {
             "the API server never became ready with the default namespace"
         );
         cluster
+    }
+
+    /// [`TestCluster::start_with`] the security flags `rudderadm up` passes:
+    /// `--authorization-mode=Node,RBAC`, the service-account key pair, and an
+    /// audit log (read it with [`TestCluster::audit_lines`]).
+    pub async fn start_secured() -> Self {
+        Self::start_with(&[
+            "--authorization-mode=Node,RBAC".to_string(),
+            "--service-account-key-file={dir}/pki/sa.pub".to_string(),
+            "--service-account-signing-key-file={dir}/pki/sa.key".to_string(),
+            "--audit-log-path={dir}/audit.log".to_string(),
+        ])
+        .await
+    }
+
+    /// The audit log's lines so far (see [`TestCluster::start_secured`]).
+    pub fn audit_lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.path().join("audit.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+            .collect()
+    }
+
+    /// Writes the kubeconfig `<name>.conf`: admin's server and CA, with `token` as
+    /// its only credential (use it with [`TestCluster::kubectl_as`]).
+    pub fn token_kubeconfig(&self, name: &str, token: &str) {
+        let layout = self.layout();
+        let mut kubeconfig = rudder_pki::kubeconfig::Kubeconfig::load(&layout.kubeconfig("admin"))
+            .expect("admin.conf");
+        kubeconfig.users[0].user = rudder_pki::kubeconfig::AuthInfo {
+            token: Some(rudder_pki::kubeconfig::Secret(token.to_string())),
+            ..Default::default()
+        };
+        kubeconfig
+            .save(&layout.kubeconfig(name))
+            .expect("save kubeconfig");
     }
 
     pub fn layout(&self) -> CertsLayout {
