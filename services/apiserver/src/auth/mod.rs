@@ -12,7 +12,6 @@ pub mod bootstrap;
 pub mod escalation;
 pub mod impersonation;
 pub mod node;
-pub mod proto;
 pub mod rbac;
 pub mod review;
 pub mod token;

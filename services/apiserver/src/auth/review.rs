@@ -84,7 +84,7 @@ pub fn create(
     authorizer: &dyn Authorizer,
     ctx: &RequestContext,
     plural: &str,
-    format: Option<crate::rest::codec::BodyFormat>,
+    format: crate::rest::codec::BodyFormat,
     body: &[u8],
 ) -> Result<Value> {
     let Some((_, kind)) = REVIEWS.iter().find(|(p, _)| *p == plural) else {
@@ -108,11 +108,7 @@ pub fn create(
     if !may_create {
         return Err(review_denied(ctx, plural));
     }
-    // None: a protobuf body (kubectl's typed clients send those).
-    let mut object = match format {
-        Some(format) => crate::rest::codec::decode_object(format, body)?,
-        None => crate::auth::proto::decode_review(kind, body)?,
-    };
+    let mut object = crate::rest::codec::decode_object(format, body)?;
     let spec = object.get("spec").cloned().unwrap_or(Value::Null);
     let status = match plural {
         "selfsubjectrulesreviews" => {
@@ -252,7 +248,7 @@ mod tests {
     use crate::auth::rbac::Policy;
     use rudder_pki::Identity;
 
-    const J: Option<crate::rest::codec::BodyFormat> = Some(crate::rest::codec::BodyFormat::Json);
+    const J: crate::rest::codec::BodyFormat = crate::rest::codec::BodyFormat::Json;
 
     fn authorizer() -> RbacAuthorizer {
         RbacAuthorizer::with_policy(Policy::new(

@@ -1,10 +1,8 @@
 //! The TokenRequest API (`POST .../serviceaccounts/<name>/token`,
 //! authentication.k8s.io/v1): a signed token for a service account, never stored,
 //! optionally bound to a Pod or Secret so it dies with that object. What
-//! `kubectl create token` calls (with a protobuf body: see [`protobuf`]), and what
+//! `kubectl create token` calls (with a protobuf body, decoded by the REST codec), and what
 //! the kubelet asks for projected volumes.
-
-mod protobuf;
 
 use rudder_api::resource::{self, ResourceInfo};
 use rudder_pki::Identity;
@@ -152,8 +150,6 @@ pub async fn create(
 ) -> Result<Value> {
     let spec = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
-    } else if protobuf::is_protobuf(headers) {
-        protobuf::token_request_spec(body)?
     } else {
         codec::decode_object(codec::body_format(headers)?, body)?
             .get("spec")

@@ -290,16 +290,7 @@ impl RestApi {
             (&Method::POST, ["v1", plural]) if review::REVIEWS.iter().any(|(p, _)| p == plural) => {
                 let plural = plural.to_string();
                 let (parts, body) = request.into_parts();
-                let protobuf = parts
-                    .headers
-                    .get(http::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.starts_with("application/vnd.kubernetes.protobuf"));
-                let body_format = if protobuf {
-                    None
-                } else {
-                    Some(codec::body_format(&parts.headers)?)
-                };
+                let body_format = codec::body_format(&parts.headers)?;
                 let body = codec::read_body(&parts.headers, body).await?;
                 let answer =
                     review::create(self.registry.authorizer(), ctx, &plural, body_format, &body)?;
