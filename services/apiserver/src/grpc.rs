@@ -222,8 +222,20 @@ impl Api for ApiService {
         let req = request.get_ref();
         reply(
             async {
-                let c = collection(req.r#ref.as_ref(), true)?;
                 let object = decode(&req.object)?;
+                if req
+                    .r#ref
+                    .as_ref()
+                    .is_some_and(|r| !r.subresource.is_empty())
+                {
+                    // pods/binding, pods/eviction
+                    let r = object_ref(req.r#ref.as_ref())?;
+                    return self
+                        .registry
+                        .create_subresource(&ctx, &r, object, req.dry_run)
+                        .await;
+                }
+                let c = collection(req.r#ref.as_ref(), true)?;
                 self.registry
                     .create(
                         &ctx,

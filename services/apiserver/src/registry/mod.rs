@@ -8,6 +8,7 @@
 
 pub mod list;
 pub mod meta;
+mod pod_subresources;
 pub mod scale;
 pub mod strict;
 
@@ -827,6 +828,17 @@ impl Registry {
         verb_allowed(r.resource, Verb::Delete)?;
         check_subresource(r.resource, r.subresource.as_deref(), Verb::Delete)?;
         self.authorize(ctx, Verb::Delete, r)?;
+        self.remove_admitted(ctx, r, options).await
+    }
+
+    /// The delete itself, once authorized (also what an eviction does): admission,
+    /// preconditions, finalizers, compare-and-swap.
+    async fn remove_admitted(
+        &self,
+        ctx: &RequestContext,
+        r: &ObjectRef,
+        options: &DeleteOptions,
+    ) -> Result<Value> {
         let key = key_of(r)?;
         for _ in 0..MAX_RETRIES {
             let (old, current) = self.read(r).await?;

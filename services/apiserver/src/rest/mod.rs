@@ -452,13 +452,17 @@ impl RestApi {
                 }
             }
             Verb::Create => {
-                if req.name.is_some() {
-                    // binding / eviction: served with their handlers, later.
-                    return Err(Error::PathNotFound);
-                }
                 let body_format = codec::body_format(&parts.headers)?;
                 let bytes = codec::read_body(&parts.headers, body).await?;
                 let object = codec::decode_object(body_format, &bytes)?;
+                if req.name.is_some() {
+                    // pods/binding, pods/eviction
+                    let answer = self
+                        .registry
+                        .create_subresource(ctx, &object_ref(), object, write_options.dry_run)
+                        .await?;
+                    return respond(StatusCode::CREATED, &answer);
+                }
                 let created = self
                     .registry
                     .create(ctx, &collection, object, &write_options)
