@@ -6,6 +6,7 @@
 //! Objects are their Kubernetes JSON (`serde_json::Value`) throughout; kind-specific
 //! rules live in small tables ([`meta`]) rather than code per kind.
 
+mod deletion;
 pub mod list;
 pub mod meta;
 mod pod_subresources;
@@ -99,7 +100,7 @@ pub struct DeleteOptions {
     /// Background (default), Foreground or Orphan.
     #[serde(default)]
     pub propagation_policy: Option<String>,
-    /// Seconds before the object is removed (honoured with finalizers later).
+    /// Seconds a bound pod gets to stop before it is removed (see `deletion`).
     #[serde(default)]
     pub grace_period_seconds: Option<i64>,
     /// `["All"]` for a dry run.
@@ -125,16 +126,25 @@ impl DeleteOptions {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(DeleteOptions::default());
         }
-        let options: DeleteOptions = serde_json::from_slice(body)
-            .map_err(|e| Error::BadRequest(format!("invalid DeleteOptions: {e}")))?;
-        if let Some(p) = &options.propagation_policy
+        serde_json::from_slice(body)
+            .map_err(|e| Error::BadRequest(format!("invalid DeleteOptions: {e}")))
+    }
+
+    /// Checks the values the registry acts on (after query parameters are merged in).
+    pub fn validate(&self) -> Result<()> {
+        if let Some(p) = &self.propagation_policy
             && !matches!(p.as_str(), "Background" | "Foreground" | "Orphan")
         {
             return Err(Error::BadRequest(format!(
                 "propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
             )));
         }
-        Ok(options)
+        if let Some(g) = self.grace_period_seconds.filter(|g| *g < 0) {
+            return Err(Error::BadRequest(format!(
+                "gracePeriodSeconds: Invalid value: {g}: must be greater than or equal to 0"
+            )));
+        }
+        Ok(())
     }
 
     fn is_dry_run(&self) -> bool {
@@ -783,12 +793,7 @@ impl Registry {
             meta::set_resource_version(&mut object, current);
             return Ok(Some(object));
         }
-        let finished = object.pointer("/metadata/deletionTimestamp").is_some()
-            && object
-                .pointer("/metadata/finalizers")
-                .and_then(Value::as_array)
-                .is_none_or(Vec::is_empty);
-        let swap = if finished {
+        let swap = if deletion::finished(&object) {
             // The last finalizer is gone from an object being deleted: remove it.
             self.storage.delete(key.as_bytes(), current).await?
         } else {
@@ -817,8 +822,9 @@ impl Registry {
         }
     }
 
-    /// `delete`: removes the object and answers with it. An object with finalizers
-    /// gets a deletionTimestamp instead and is removed when the last finalizer goes.
+    /// `delete`: removes the object and answers with it, or marks it for deletion
+    /// (finalizers, propagation policy, a bound pod's grace period: see `deletion`)
+    /// and answers with the marked object.
     pub async fn delete(
         &self,
         ctx: &RequestContext,
@@ -847,28 +853,21 @@ impl Registry {
             if options.is_dry_run() {
                 return Ok(old);
             }
-            let has_finalizers = old
-                .pointer("/metadata/finalizers")
-                .and_then(Value::as_array)
-                .is_some_and(|f| !f.is_empty());
-            if has_finalizers {
-                if old.pointer("/metadata/deletionTimestamp").is_some() {
-                    return Ok(old);
-                }
-                let mut marked = old.clone();
-                let meta = meta::metadata_mut(&mut marked)?;
-                meta.insert("deletionTimestamp".into(), json!(meta::now_rfc3339()));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(0));
-                match self
-                    .storage
-                    .swap(key.as_bytes(), meta::encode_for_store(&marked)?, current)
-                    .await?
-                {
-                    Swap::Done(revision) => {
-                        meta::set_resource_version(&mut marked, revision);
-                        return Ok(marked);
+            match deletion::plan(r.resource, &old, options, meta::unix_now())? {
+                deletion::Plan::Remove => {}
+                deletion::Plan::Unchanged => return Ok(old),
+                deletion::Plan::Mark(mut marked) => {
+                    match self
+                        .storage
+                        .swap(key.as_bytes(), meta::encode_for_store(&marked)?, current)
+                        .await?
+                    {
+                        Swap::Done(revision) => {
+                            meta::set_resource_version(&mut marked, revision);
+                            return Ok(marked);
+                        }
+                        Swap::Mismatch(_) => continue,
                     }
-                    Swap::Mismatch(_) => continue,
                 }
             }
             match self.storage.delete(key.as_bytes(), current).await? {
