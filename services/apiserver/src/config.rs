@@ -216,6 +216,9 @@ impl Config {
             .service_cluster_ip_range
             .parse::<Cidr>()
             .map_err(|e| ConfigError(format!("--service-cluster-ip-range: {e}")))?;
+        let service_node_port_range = port_range(&flags.service_node_port_range)?;
+        crate::registry::ServiceRanges::new(&service_cluster_ip_range, service_node_port_range)
+            .map_err(|e| ConfigError(format!("--service-cluster-ip-range: {e}")))?;
         for mode in &flags.authorization_mode {
             if !matches!(mode.as_str(), "AlwaysAllow" | "RBAC" | "Node") {
                 return Err(ConfigError(format!(
@@ -238,7 +241,7 @@ impl Config {
             service_account_signing_key_file: flags.service_account_signing_key_file,
             service_account_issuer: flags.service_account_issuer,
             service_cluster_ip_range,
-            service_node_port_range: port_range(&flags.service_node_port_range)?,
+            service_node_port_range,
             authorization_modes: flags.authorization_mode,
             audit_log_path: flags.audit_log_path,
             audit_rotation: crate::audit::Rotation {
@@ -290,7 +293,7 @@ mod tests {
             "--service-account-key-file=sa.pub",
             "--service-account-signing-key-file=sa.key",
             "--service-account-issuer=https://x",
-            "--service-cluster-ip-range=fd00::/108",
+            "--service-cluster-ip-range=10.100.0.0/16",
             "--service-node-port-range=31000-31010",
             "--authorization-mode=Node,RBAC",
             "--audit-log-path=/tmp/audit.log",
@@ -322,6 +325,8 @@ mod tests {
             &["--etcd-cafile=ca"][..],
             &["--service-cluster-ip-range=10.0.0.0/33"],
             &["--service-cluster-ip-range=banana"],
+            &["--service-cluster-ip-range=fd00::/108"],
+            &["--service-cluster-ip-range=10.0.0.0/31"],
             &["--service-node-port-range=5-1"],
             &["--authorization-mode=ABAC"],
         ] {

@@ -138,7 +138,14 @@ pub async fn serve(
                 rbac_cache("clusterroles"),
             ),
     );
-    let registry = Registry::new(storage, hooks).with_watch_caches(caches.clone());
+    let ranges = registry::ServiceRanges::new(
+        &config.service_cluster_ip_range,
+        config.service_node_port_range,
+    )
+    .map_err(|e| Error::Startup(format!("--service-cluster-ip-range: {e}")))?;
+    let registry = Registry::new(storage, hooks)
+        .with_watch_caches(caches.clone())
+        .with_service_ranges(ranges);
     // Not ready until the bootstrap policy is in place and visible to the
     // authorizer: otherwise the first requests after start race it and get 403s
     // (upstream's poststarthook/rbac/bootstrap-roles).

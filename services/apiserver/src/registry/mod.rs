@@ -11,6 +11,7 @@ pub mod list;
 pub mod meta;
 mod pod_subresources;
 pub mod scale;
+mod service_alloc;
 pub mod strict;
 
 use rudder_api::keys;
@@ -26,6 +27,7 @@ use crate::watch_cache::{
 };
 use list::{ContinueToken, ListOptions, RawListOptions, ReadAt};
 use meta::Stamp;
+pub use service_alloc::ServiceRanges;
 
 /// How often a write retries after losing a race it may retry (an unconditional
 /// update, a delete, a generated name that collided).
@@ -160,6 +162,7 @@ pub struct Registry {
     storage: Storage,
     hooks: SecurityHooks,
     caches: Option<WatchCaches>,
+    service_ranges: std::sync::Arc<ServiceRanges>,
 }
 
 /// How long a watch or cached list waits for a cache that is still listing.
@@ -234,6 +237,11 @@ fn check_subresource(resource: &'static ResourceInfo, sub: Option<&str>, verb: V
     }
 }
 
+/// core/v1 Services, which hold ClusterIPs and NodePorts (`service_alloc`).
+fn is_service(r: &ObjectRef) -> bool {
+    r.resource.plural == "services" && r.resource.group.is_empty()
+}
+
 fn is_scale(r: &ObjectRef) -> bool {
     r.subresource.as_deref() == Some("scale")
 }
@@ -256,7 +264,15 @@ impl Registry {
             storage,
             hooks,
             caches: None,
+            service_ranges: std::sync::Arc::new(ServiceRanges::default()),
         }
+    }
+
+    /// Services get ClusterIPs and NodePorts from `ranges` (default 10.96.0.0/12,
+    /// 30000-32767).
+    pub fn with_service_ranges(mut self, ranges: ServiceRanges) -> Self {
+        self.service_ranges = std::sync::Arc::new(ranges);
+        self
     }
 
     /// The same registry serving watches and `resourceVersion=0` lists from `caches`.
@@ -599,11 +615,19 @@ impl Registry {
             if options.dry_run {
                 return Ok(object);
             }
-            match self
+            let taken = if is_service(&r) {
+                self.allocate_service(&mut object, None).await?
+            } else {
+                Vec::new()
+            };
+            let outcome = self
                 .storage
                 .swap(key.as_bytes(), meta::encode_for_store(&object)?, 0)
-                .await?
-            {
+                .await;
+            if !matches!(outcome, Ok(Swap::Done(_))) {
+                self.release_keys(&taken).await;
+            }
+            match outcome? {
                 Swap::Done(revision) => {
                     meta::set_resource_version(&mut object, revision);
                     tracing::debug!(resource = c.resource.plural, name = %r.name, revision, "created");
@@ -776,6 +800,12 @@ impl Registry {
         if options.strict && r.subresource.is_none() {
             strict::check(r.resource, &body)?;
         }
+        let service = is_service(r) && r.subresource.is_none();
+        let mut body = body;
+        if service {
+            // Before validation, which holds the ClusterIP immutable.
+            service_alloc::keep_allocated(&mut body, &old);
+        }
         let mut object = meta::prepare_update(
             r.resource,
             r.subresource.as_deref(),
@@ -793,16 +823,29 @@ impl Registry {
             meta::set_resource_version(&mut object, current);
             return Ok(Some(object));
         }
-        let swap = if deletion::finished(&object) {
+        let finished = deletion::finished(&object);
+        let taken = if service && !finished {
+            self.allocate_service(&mut object, Some(&old)).await?
+        } else {
+            Vec::new()
+        };
+        let outcome = if finished {
             // The last finalizer is gone from an object being deleted: remove it.
-            self.storage.delete(key.as_bytes(), current).await?
+            self.storage.delete(key.as_bytes(), current).await
         } else {
             self.storage
                 .swap(key.as_bytes(), meta::encode_for_store(&object)?, current)
-                .await?
+                .await
         };
-        match swap {
+        if !matches!(outcome, Ok(Swap::Done(_))) {
+            self.release_keys(&taken).await;
+        }
+        match outcome? {
             Swap::Done(revision) => {
+                if is_service(r) {
+                    self.release_service(&old, (!finished).then_some(&object))
+                        .await;
+                }
                 meta::set_resource_version(&mut object, revision);
                 Ok(Some(object))
             }
@@ -871,7 +914,12 @@ impl Registry {
                 }
             }
             match self.storage.delete(key.as_bytes(), current).await? {
-                Swap::Done(_) => return Ok(old),
+                Swap::Done(_) => {
+                    if is_service(r) {
+                        self.release_service(&old, None).await;
+                    }
+                    return Ok(old);
+                }
                 Swap::Mismatch(None) => {
                     return Err(Error::NotFound {
                         resource: r.resource,
@@ -974,13 +1022,15 @@ mod tests {
         )
         .unwrap();
         assert!(o.is_dry_run());
-        assert_eq!(o.preconditions.unwrap().uid.as_deref(), Some("u"));
-        assert_eq!(
-            DeleteOptions::from_json(br#"{"propagationPolicy":"Sometimes"}"#)
-                .unwrap_err()
-                .code(),
-            400
-        );
+        assert_eq!(o.preconditions.as_ref().unwrap().uid.as_deref(), Some("u"));
+        assert!(o.validate().is_ok());
+        for bad in [
+            &br#"{"propagationPolicy":"Sometimes"}"#[..],
+            br#"{"gracePeriodSeconds":-1}"#,
+        ] {
+            let parsed = DeleteOptions::from_json(bad).unwrap();
+            assert_eq!(parsed.validate().unwrap_err().code(), 400);
+        }
         assert_eq!(DeleteOptions::from_json(b"{").unwrap_err().code(), 400);
     }
 
