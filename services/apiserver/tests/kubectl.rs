@@ -333,3 +333,65 @@ async fn kubectl_reports_unknown_fields_and_kinds_as_upstream() {
     }
     cluster.stop().await.unwrap();
 }
+
+/// `kubectl get events` prints upstream's Event columns: LAST SEEN is the last
+/// occurrence alone (COUNT and FIRST SEEN are wide columns).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_events_prints_upstream_columns() {
+    if kubectl_missing() {
+        return;
+    }
+    let cluster = TestCluster::start().await;
+    // Half a unit past whole minutes and hours, so the ages print the same for a while.
+    let ago = |seconds: i64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        k8s_openapi::jiff::Timestamp::from_second(now - seconds)
+            .unwrap()
+            .to_string()
+    };
+    let event = serde_json::json!({
+        "metadata": {"name": "web.1"}, "type": "Warning", "reason": "BackOff",
+        "message": "Back-off restarting failed container", "count": 3,
+        "firstTimestamp": ago(50 * 3600 + 1800), "lastTimestamp": ago(30 * 60 + 30),
+        "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default",
+                           "fieldPath": "spec.containers{web}"},
+        "source": {"component": "kubelet", "host": "n1"}
+    });
+    let created = cluster
+        .client("admin")
+        .must(
+            http::Method::POST,
+            "/api/v1/namespaces/default/events",
+            &event.to_string(),
+        )
+        .await;
+    assert_eq!(
+        created.status,
+        http::StatusCode::CREATED,
+        "{}",
+        created.text()
+    );
+    let words = |text: &str| -> Vec<Vec<String>> {
+        text.lines()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect()
+    };
+    assert_eq!(
+        words(&ok(&cluster, &["get", "events"]).await),
+        words(
+            "LAST SEEN   TYPE      REASON    OBJECT    MESSAGE\n\
+             30m         Warning   BackOff   pod/web   Back-off restarting failed container\n"
+        )
+    );
+    assert_eq!(
+        words(&ok(&cluster, &["get", "events", "-o", "wide"]).await),
+        words(
+            "LAST SEEN   TYPE      REASON    OBJECT    SUBOBJECT              SOURCE        MESSAGE                                FIRST SEEN   COUNT   NAME\n\
+             30m         Warning   BackOff   pod/web   spec.containers{web}   kubelet, n1   Back-off restarting failed container   2d2h         3       web.1\n"
+        )
+    );
+    cluster.stop().await.unwrap();
+}
