@@ -188,14 +188,14 @@ fn config_secrets_accounts_endpoints_leases_rbac() {
 }
 
 #[test]
-fn events_show_last_seen_with_counts() {
+fn events_show_last_seen_alone_as_kubectl_get() {
     let event = json!({"metadata": {"name": "web.1"}, "type": "Warning", "reason": "BackOff",
         "involvedObject": {"kind": "Pod", "name": "web"}, "message": " Back-off restarting \n",
         "count": 4, "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:04:00Z"});
     assert_eq!(
         rendered("Event", "", &[event], TableOptions::default(), T0 + 300),
-        "LAST SEEN          TYPE      REASON    OBJECT    MESSAGE\n\
-         60s (x4 over 5m)   Warning   BackOff   pod/web   Back-off restarting\n"
+        "LAST SEEN   TYPE      REASON    OBJECT    MESSAGE\n\
+         60s         Warning   BackOff   pod/web   Back-off restarting\n"
     );
 }
 
