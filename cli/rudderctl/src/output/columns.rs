@@ -111,17 +111,31 @@ pub fn kind_prefix(kind: &str, group: &str) -> String {
     }
 }
 
+/// Main and wide cells (or headers) in kubectl's `-o wide` order: wide ones last,
+/// except an Event's SUBOBJECT and SOURCE, which upstream's printer puts before MESSAGE.
+fn widened(kind: &str, mut main: Vec<String>, wide: Vec<String>) -> Vec<String> {
+    let mut wide = wide.into_iter();
+    if kind == "Event"
+        && let Some(message) = main.pop()
+    {
+        main.extend(wide.by_ref().take(2));
+        main.push(message);
+    }
+    main.extend(wide);
+    main
+}
+
 /// Builds the table of `objects` (all of one kind) at time `now` (Unix seconds).
 pub fn table(kind: &str, group: &str, objects: &[Value], options: TableOptions, now: i64) -> Table {
     let (mut header, wide_header) = headers(kind);
     if options.wide {
-        header.extend(wide_header);
+        header = widened(kind, header, wide_header);
     }
     let mut rows = Vec::with_capacity(objects.len());
     for object in objects {
         let (mut row, wide) = cells(kind, object, now);
         if options.wide {
-            row.extend(wide);
+            row = widened(kind, row, wide);
         }
         if options.with_kind
             && let Some(name) = row.first_mut()

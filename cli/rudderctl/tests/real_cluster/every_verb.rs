@@ -320,6 +320,7 @@ lastTimestamp: \"{created}\"
     };
     // Events: the same columns as kubectl's (the API server's Table).
     c.same(&["-n", "shared", "get", "events"], true);
+    c.same(&["-n", "shared", "get", "events", "-o", "wide"], true);
     for (args, ordered) in [
         (&["-n", "shared", "describe", "pod", "solo"][..], true),
         (&["-n", "shared", "describe", "pod", "duo"], true),

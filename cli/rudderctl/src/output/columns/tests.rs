@@ -200,6 +200,23 @@ fn events_show_last_seen_alone_as_kubectl_get() {
 }
 
 #[test]
+fn wide_events_put_subobject_and_source_before_the_message() {
+    let event = json!({"metadata": {"name": "web.1"}, "type": "Normal", "reason": "Pulled",
+        "involvedObject": {"kind": "Pod", "name": "web", "fieldPath": "spec.containers{web}"},
+        "message": "pulled", "source": {"component": "kubelet", "host": "n1"},
+        "firstTimestamp": "2024-01-01T00:00:00Z"});
+    let wide = TableOptions {
+        wide: true,
+        ..TableOptions::default()
+    };
+    assert_eq!(
+        rendered("Event", "", &[event], wide, T0 + 300),
+        "LAST SEEN   TYPE     REASON   OBJECT    SUBOBJECT              SOURCE        MESSAGE   FIRST SEEN   COUNT   NAME\n\
+         5m          Normal   Pulled   pod/web   spec.containers{web}   kubelet, n1   pulled    5m           1       web.1\n"
+    );
+}
+
+#[test]
 fn unknown_kinds_print_name_and_age_and_selectors_format() {
     assert_eq!(
         rendered(
