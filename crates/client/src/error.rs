@@ -159,7 +159,7 @@ impl Error {
     pub fn from_status(status: Status) -> Error {
         match status.code {
             Some(429 | 503 | 504) => {
-                let code = grpc_status::grpc_code(status.code.unwrap_or(503), "");
+                let code = rudder_proto::grpc_error::grpc_code(status.code.unwrap_or(503), "");
                 Error::Transient(Box::new(TransientError {
                     not_processed: status.code == Some(429),
                     status,

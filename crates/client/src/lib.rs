@@ -8,7 +8,7 @@
 //! | [`config`], [`Client`] | connect from a kubeconfig (kubectl's file, context and namespace rules) or TLS flags; trace context on every call; bearer token if any; retries of transient failures |
 //! | [`Api<K>`] | get/list/create/replace/patch/delete/delete_collection/watch and subresources (status, scale, binding) on one resource, typed (`Api<Pod>`) or dynamic (`Api<DynamicObject>`) |
 //! | [`Error`] | one enum; `Display` of a server error is kubectl's `Error from server (NotFound): pods "x" not found`; [`Error::Transient`] is the retryable kind |
-//! | [`grpc_status`] | the wire convention for a Kubernetes `Status` inside a gRPC error, shared with the API server |
+//! | [`grpc_status`] | the Kubernetes `Status` inside a gRPC error, over the convention in `rudder_proto::grpc_error` that the API server shares |
 //! | [`watcher`] | list + watch + resume + relist-on-410 as an explicit state machine, a never-ending stream of cache events |
 //! | [`reflector`] | a cache (one writer, many readers) fed by a watcher, with `wait_until_synced` |
 //! | [`informer`] | watcher + cache + change handlers that enqueue keys |

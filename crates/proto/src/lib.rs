@@ -3,6 +3,8 @@
 //! The etcd v3 API is not here: the store and the API server take it from the
 //! `etcd-client` crate (its `build-server` feature), so our wire format is etcd's own.
 
+pub mod grpc_error;
+
 /// The `Api` service components and rudderctl use to reach the API server.
 pub mod api {
     pub mod v1 {

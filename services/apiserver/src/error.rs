@@ -1,8 +1,8 @@
 //! The crate's one error type, and the one place it becomes a wire error: a
 //! Kubernetes `Status` on REST ([`Error::to_status`]), a `tonic::Status` on gRPC
-//! (added with the gRPC front end, from the same `Status`).
+//! ([`Error::to_grpc_status`], from the same `Status`).
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusDetails};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
 use rudder_api::resource::ResourceInfo;
 use rudder_api::status;
 use rudder_api::validation::FieldError;
@@ -51,6 +51,10 @@ pub enum Error {
         /// One entry per invalid field.
         errors: Vec<FieldError>,
     },
+    /// 422 for a patch whose result does not decode strictly: upstream names no kind
+    /// or object, only the field `patch` (` "" is invalid: patch: Invalid value: ...`).
+    #[error(" \"\" is invalid: {0}")]
+    InvalidPatch(FieldError),
     /// Bad input found by rudder_api (selectors, patches, decoding), worded and
     /// coded there (`rudder_api::status::from_error`).
     #[error("{0}")]
@@ -140,6 +144,18 @@ impl Error {
                 name,
                 errors,
             } => status::invalid(resource, name, errors),
+            Error::InvalidPatch(error) => {
+                let mut s = failure(422, "Invalid", self.to_string());
+                s.details = Some(StatusDetails {
+                    causes: Some(vec![StatusCause {
+                        reason: Some(error.kind.cause_type().to_string()),
+                        message: Some(error.body()),
+                        field: Some(error.field.clone()),
+                    }]),
+                    ..Default::default()
+                });
+                s
+            }
             Error::Api(err) => status::from_error(err),
             Error::BadRequest(message) => status::bad_request(message),
             Error::Unauthorized => status::unauthorized(""),
@@ -176,30 +192,18 @@ impl Error {
 }
 
 impl Error {
-    /// The gRPC status of this error: a stable code derived from the Kubernetes
-    /// Status, whose JSON rides in the details so a client recovers reason and causes.
+    /// The gRPC status of this error: the Kubernetes Status in the convention of
+    /// `rudder_proto::grpc_error` (a stable code, the Status JSON in the details), so a
+    /// client recovers reason, causes and details.
     pub fn to_grpc_status(&self) -> tonic::Status {
-        use tonic::Code;
         let status = self.to_status();
-        let code = match (status.code.unwrap_or(500), status.reason.as_deref()) {
-            (409, Some("AlreadyExists")) => Code::AlreadyExists,
-            (409, _) => Code::Aborted,
-            (400 | 406 | 415 | 422, _) => Code::InvalidArgument,
-            (401, _) => Code::Unauthenticated,
-            (403, _) => Code::PermissionDenied,
-            (404, _) => Code::NotFound,
-            (405, _) => Code::Unimplemented,
-            (410, _) => Code::OutOfRange,
-            (413 | 429, _) => Code::ResourceExhausted,
-            (503, _) => Code::Unavailable,
-            (504, _) => Code::DeadlineExceeded,
-            _ => Code::Internal,
-        };
-        let details = serde_json::to_vec(&status).unwrap_or_default();
-        tonic::Status::with_details(
-            code,
-            status.message.unwrap_or_default(),
-            bytes::Bytes::from(details),
+        // A Status always serializes; the fallback only keeps this function total.
+        let json = serde_json::to_vec(&status).unwrap_or_default();
+        rudder_proto::grpc_error::encode(
+            status.code.unwrap_or(500),
+            status.reason.as_deref().unwrap_or(""),
+            status.message.as_deref().unwrap_or(""),
+            json,
         )
     }
 }
@@ -283,7 +287,8 @@ mod tests {
         .to_grpc_status();
         assert_eq!(g.code(), tonic::Code::NotFound);
         assert_eq!(g.message(), "pods \"x\" not found");
-        let details: serde_json::Value = serde_json::from_slice(g.details()).unwrap();
+        let details = rudder_proto::grpc_error::decode(&g).unwrap();
+        let details: serde_json::Value = serde_json::from_slice(&details).unwrap();
         assert_eq!(details["reason"], "NotFound");
         assert_eq!(
             Error::Conflict {

@@ -83,9 +83,9 @@ fn columns(resource: &ResourceInfo) -> Vec<Column> {
             Column("Type", "string", 0),
             Column("Reason", "string", 0),
             Column("Object", "string", 0),
-            Column("Message", "string", 0),
             Column("Subobject", "string", 1),
             Column("Source", "string", 1),
+            Column("Message", "string", 0),
             Column("First Seen", "string", 1),
             Column("Count", "string", 1),
             Column("Name", "string", 1),
@@ -364,6 +364,59 @@ fn subjects(o: &Value, kind: &str) -> String {
     names.join(", ")
 }
 
+/// An Event's row as upstream's printer makes it: LAST SEEN is the series' last
+/// observation, else `lastTimestamp`, else FIRST SEEN (`firstTimestamp`, else
+/// `eventTime`); COUNT is the series' count, else `count`, and 1 for a singleton.
+/// (The `5m (x3 over 10m)` form is `kubectl events` and `describe`, not the Table.)
+fn event_cells(o: &Value, name: Value, now: i64) -> Vec<Value> {
+    let set = |pointer: &str| {
+        o.pointer(pointer)
+            .filter(|v| v.as_str().is_some_and(|t| !t.is_empty()))
+    };
+    let first = since(set("/firstTimestamp").or_else(|| set("/eventTime")), now);
+    let (last, count) = match o.get("series").filter(|v| v.is_object()) {
+        Some(_) => (
+            since(set("/series/lastObservedTime"), now),
+            n(o, "/series/count"),
+        ),
+        None => (
+            set("/lastTimestamp").map_or_else(|| first.clone(), |t| since(Some(t), now)),
+            match n(o, "/count") {
+                0 => 1,
+                count => count,
+            },
+        ),
+    };
+    let kind = s(o, "/involvedObject/kind").to_lowercase();
+    let object = match s(o, "/involvedObject/name") {
+        "" => kind,
+        named => format!("{kind}/{named}"),
+    };
+    let either = |a: &str, b: &str| {
+        let first = s(o, a);
+        if first.is_empty() { s(o, b) } else { first }
+    };
+    let source = match (
+        either("/source/component", "/reportingComponent"),
+        either("/source/host", "/reportingInstance"),
+    ) {
+        (component, "") => component.to_string(),
+        (component, instance) => format!("{component}, {instance}"),
+    };
+    vec![
+        json!(last),
+        json!(s(o, "/type")),
+        json!(s(o, "/reason")),
+        json!(object),
+        json!(s(o, "/involvedObject/fieldPath")),
+        json!(source),
+        json!(s(o, "/message").trim()),
+        json!(first),
+        json!(count),
+        name,
+    ]
+}
+
 fn cells(resource: &ResourceInfo, o: &Value, now: i64) -> Vec<Value> {
     let name = json!(s(o, "/metadata/name"));
     let age = json!(since(o.pointer("/metadata/creationTimestamp"), now));
@@ -465,39 +518,7 @@ fn cells(resource: &ResourceInfo, o: &Value, now: i64) -> Vec<Value> {
             vec![name, json!(s(o, "/type")), json!(count), age]
         }
         ("", "ServiceAccount") => vec![name, json!(arr(o, "/secrets").len()), age],
-        ("", "Event") => {
-            let last = o
-                .pointer("/lastTimestamp")
-                .filter(|v| !v.is_null())
-                .or_else(|| o.pointer("/eventTime"))
-                .or_else(|| o.pointer("/metadata/creationTimestamp"));
-            let first = o
-                .pointer("/firstTimestamp")
-                .filter(|v| !v.is_null())
-                .or_else(|| o.pointer("/eventTime"));
-            let object = format!(
-                "{}/{}",
-                s(o, "/involvedObject/kind").to_ascii_lowercase(),
-                s(o, "/involvedObject/name")
-            );
-            let source = match (s(o, "/source/component"), s(o, "/source/host")) {
-                ("", _) => s(o, "/reportingComponent").to_string(),
-                (c, "") => c.to_string(),
-                (c, h) => format!("{c}, {h}"),
-            };
-            vec![
-                json!(since(last, now)),
-                json!(s(o, "/type")),
-                json!(s(o, "/reason")),
-                json!(object),
-                json!(s(o, "/message").trim()),
-                json!(s(o, "/involvedObject/fieldPath")),
-                json!(source),
-                json!(since(first, now)),
-                json!(n(o, "/count").max(1).to_string()),
-                name,
-            ]
-        }
+        ("", "Event") => event_cells(o, name, now),
         ("apps", "Deployment") => {
             let (containers, images) = containers_and_images(o);
             vec![
@@ -620,6 +641,60 @@ mod tests {
     use rudder_api::resource::resolve;
 
     const NOW: i64 = 1_767_323_045; // 2026-01-02T03:04:05Z
+
+    #[test]
+    fn event_rows_are_upstreams() {
+        let events = resolve("events").unwrap();
+        let cells = |event: Value| {
+            to_table(events, &event, IncludeObject::None, NOW)["rows"][0]["cells"].clone()
+        };
+        let repeated = json!({"metadata": {"name": "web.1"}, "type": "Warning", "reason": "BackOff",
+            "message": " Back-off restarting failed container\n", "count": 3,
+            "firstTimestamp": "2026-01-02T02:54:05Z", "lastTimestamp": "2026-01-02T03:02:05Z",
+            "involvedObject": {"kind": "Pod", "name": "web", "fieldPath": "spec.containers{web}"},
+            "source": {"component": "kubelet", "host": "n1"}});
+        assert_eq!(
+            cells(repeated),
+            json!([
+                "2m",
+                "Warning",
+                "BackOff",
+                "pod/web",
+                "spec.containers{web}",
+                "kubelet, n1",
+                "Back-off restarting failed container",
+                "10m",
+                3,
+                "web.1"
+            ])
+        );
+        // The events.k8s.io form: eventTime, reporting controller and instance, no count.
+        let singleton = json!({"metadata": {"name": "n1.1"}, "type": "Normal", "reason": "Starting",
+            "eventTime": "2026-01-02T03:03:05.123456Z", "involvedObject": {"kind": "Node"},
+            "reportingComponent": "kubelet", "reportingInstance": "n1"});
+        assert_eq!(
+            cells(singleton),
+            json!([
+                "60s",
+                "Normal",
+                "Starting",
+                "node",
+                "",
+                "kubelet, n1",
+                "",
+                "60s",
+                1,
+                "n1.1"
+            ])
+        );
+        let series = json!({"metadata": {"name": "s"}, "eventTime": "2026-01-02T02:04:05.000000Z",
+            "series": {"count": 7, "lastObservedTime": "2026-01-02T03:04:00.000000Z"},
+            "involvedObject": {"kind": "Pod", "name": "p"}, "source": {"component": "scheduler"}});
+        assert_eq!(
+            cells(series),
+            json!(["5s", "", "", "pod/p", "", "scheduler", "", "60m", 7, "s"])
+        );
+    }
 
     #[test]
     fn pod_rows_have_upstream_columns() {

@@ -123,7 +123,8 @@ async fn grpc_verbs_share_the_registry_with_rest() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Aborted);
-    assert_eq!(json(err.details())["reason"], "Conflict");
+    let status = rudder_proto::grpc_error::decode(&err).unwrap();
+    assert_eq!(json(&status)["reason"], "Conflict");
 
     let list = api
         .list(ListRequest {
@@ -179,4 +180,74 @@ async fn grpc_verbs_share_the_registry_with_rest() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
     cluster.stop().await.unwrap();
+}
+
+/// rudder-client reads the server's errors whole: reason, causes and details.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_reach_rudder_client_with_reason_causes_and_details() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use rudder_client::{Api, Client, KubeconfigOptions, PostParams};
+
+    let cluster = TestCluster::start().await;
+    let client = Client::from_kubeconfig(&KubeconfigOptions {
+        path: Some(cluster.layout().kubeconfig("admin")),
+        ..Default::default()
+    })
+    .unwrap()
+    .with_retry_policy(rudder_client::RetryPolicy::none());
+
+    // 422: a deployment without a selector or containers.
+    let bad: Deployment = serde_json::from_value(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "bad"},
+        "spec": {"template": {"spec": {}}}
+    }))
+    .unwrap();
+    let err = Api::<Deployment>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &bad)
+        .await
+        .unwrap_err();
+    let rudder_client::Error::Api(server) = &err else {
+        panic!("not a server error: {err:?}");
+    };
+    assert_eq!((server.code(), server.reason()), (422, "Invalid"));
+    assert!(
+        server
+            .message()
+            .starts_with("Deployment.apps \"bad\" is invalid: "),
+        "{}",
+        server.message()
+    );
+    let details = server.status.details.as_ref().expect("details");
+    assert_eq!(details.name.as_deref(), Some("bad"));
+    assert_eq!(details.group.as_deref(), Some("apps"));
+    assert_eq!(details.kind.as_deref(), Some("Deployment"));
+    let fields: Vec<_> = details
+        .causes
+        .iter()
+        .flatten()
+        .map(|c| (c.reason.as_deref().unwrap(), c.field.as_deref().unwrap()))
+        .collect();
+    assert!(
+        fields.contains(&("FieldValueRequired", "spec.selector")),
+        "{fields:?}"
+    );
+
+    // 404, with the object named in the details.
+    let err = Api::<ConfigMap>::namespaced(client, "default")
+        .get("missing")
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "Error from server (NotFound): configmaps \"missing\" not found"
+    );
+    let rudder_client::Error::Api(server) = &err else {
+        unreachable!()
+    };
+    let details = server.status.details.as_ref().expect("details");
+    assert_eq!(details.name.as_deref(), Some("missing"));
+    assert_eq!(details.kind.as_deref(), Some("configmaps"));
 }

@@ -1,37 +1,16 @@
 //! The real kubectl (the machine's /usr/bin/kubectl dispatcher, which picks its
 //! 1.33 binary from our /version) with the admin kubeconfig from rudder-pki.
-//!
-//! `create -f` runs with `--validate=false` until /openapi/v2 is served.
+//! `create`/`apply -f` run as a user types them: kubectl validates against our
+//! /openapi/v2 (and v3) documents.
 
 mod common;
 
-use std::path::Path;
-
-use common::{KUBECTL, TestCluster};
+use common::{TestCluster, kubectl_missing, ok};
 use serde_json::Value;
-
-fn skip() -> bool {
-    if Path::new(KUBECTL).exists() {
-        return false;
-    }
-    eprintln!("!!!!!!!! SKIPPED: {KUBECTL} is not installed !!!!!!!!");
-    true
-}
-
-async fn ok(cluster: &TestCluster, args: &[&str]) -> String {
-    let out = cluster.kubectl(args).await;
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_version_get_create_delete() {
-    if skip() {
+    if kubectl_missing() {
         return;
     }
     let cluster = TestCluster::start().await;
@@ -57,26 +36,12 @@ async fn kubectl_version_get_create_delete() {
          apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: web\n    image: nginx\n",
     )
     .unwrap();
-    let created = ok(
-        &cluster,
-        &[
-            "create",
-            "--validate=false",
-            "-f",
-            manifest.to_str().unwrap(),
-        ],
-    )
-    .await;
+    let created = ok(&cluster, &["create", "-f", manifest.to_str().unwrap()]).await;
     assert!(created.contains("configmap/settings created"), "{created}");
     assert!(created.contains("pod/web created"), "{created}");
 
     let out = cluster
-        .kubectl(&[
-            "create",
-            "--validate=false",
-            "-f",
-            manifest.to_str().unwrap(),
-        ])
+        .kubectl(&["create", "-f", manifest.to_str().unwrap()])
         .await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -114,8 +79,7 @@ async fn kubectl_version_get_create_delete() {
     );
     ok(&cluster, &["delete", "pod", "web", "--wait=true"]).await;
 
-    // With /openapi/v3 kubectl validates server-side: no --validate=false needed,
-    // and --dry-run=server stores nothing.
+    // --dry-run=server stores nothing.
     let plain = cluster.dir.path().join("plain.yaml");
     std::fs::write(
         &plain,
@@ -142,7 +106,7 @@ async fn kubectl_version_get_create_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_prints_upstream_columns_from_tables() {
-    if skip() {
+    if kubectl_missing() {
         return;
     }
     let cluster = TestCluster::start().await;
@@ -153,16 +117,7 @@ async fn kubectl_get_prints_upstream_columns_from_tables() {
          apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: 2\n  selector:\n    matchLabels:\n      app: api\n  template:\n    metadata:\n      labels:\n        app: api\n    spec:\n      containers:\n      - name: api\n        image: busybox\n",
     )
     .unwrap();
-    ok(
-        &cluster,
-        &[
-            "create",
-            "--validate=false",
-            "-f",
-            manifest.to_str().unwrap(),
-        ],
-    )
-    .await;
+    ok(&cluster, &["create", "-f", manifest.to_str().unwrap()]).await;
 
     let pods = ok(&cluster, &["get", "pods"]).await;
     let header: Vec<&str> = pods.lines().next().unwrap().split_whitespace().collect();
@@ -210,7 +165,7 @@ async fn kubectl_get_prints_upstream_columns_from_tables() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_watch_streams_table_rows() {
-    if skip() {
+    if kubectl_missing() {
         return;
     }
     let cluster = TestCluster::start().await;
@@ -266,7 +221,7 @@ async fn kubectl_get_watch_streams_table_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_apply_label_and_patch() {
-    if skip() {
+    if kubectl_missing() {
         return;
     }
     let cluster = TestCluster::start().await;
@@ -282,12 +237,12 @@ async fn kubectl_apply_label_and_patch() {
     };
     let path = manifest.to_str().unwrap().to_string();
     write("fast");
-    let out = ok(&cluster, &["apply", "--validate=false", "-f", &path]).await;
+    let out = ok(&cluster, &["apply", "-f", &path]).await;
     assert!(out.contains("configmap/conf created"), "{out}");
-    let out = ok(&cluster, &["apply", "--validate=false", "-f", &path]).await;
+    let out = ok(&cluster, &["apply", "-f", &path]).await;
     assert!(out.contains("configmap/conf unchanged"), "{out}");
     write("slow");
-    let out = ok(&cluster, &["apply", "--validate=false", "-f", &path]).await;
+    let out = ok(&cluster, &["apply", "-f", &path]).await;
     assert!(out.contains("configmap/conf configured"), "{out}");
     let cm: Value =
         serde_json::from_str(&ok(&cluster, &["get", "cm", "conf", "-o", "json"]).await).unwrap();
@@ -325,5 +280,118 @@ async fn kubectl_apply_label_and_patch() {
         serde_json::from_str(&ok(&cluster, &["get", "cm", "conf", "-o", "json"]).await).unwrap();
     assert_eq!(cm["metadata"]["labels"]["tier"], "gold");
     assert_eq!(cm["data"], serde_json::json!({"mode": "slow"}));
+    cluster.stop().await.unwrap();
+}
+
+/// Manifests kubectl cannot use fail with kubectl's own lines, as against
+/// kube-apiserver: an unknown field under `--validate=strict` is the server's 400, a
+/// kind no API serves is kubectl's mapping error (validation left on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_reports_unknown_fields_and_kinds_as_upstream() {
+    if kubectl_missing() {
+        return;
+    }
+    let cluster = TestCluster::start().await;
+    let write = |name: &str, text: &str| {
+        let path = cluster.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let colour = write(
+        "colour.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: colour\nspec:\n  containers:\n  - name: web\n    image: nginx\n    colour: blue\n",
+    );
+    let out = cluster
+        .kubectl(&["create", "--validate=strict", "-f", &colour])
+        .await;
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "Error from server (BadRequest): error when creating \"{colour}\": Pod in version \
+             \"v1\" cannot be handled as a Pod: strict decoding error: unknown field \
+             \"spec.containers[0].colour\"\n"
+        )
+    );
+
+    let widget = write(
+        "widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
+    );
+    for verb in ["create", "apply"] {
+        let out = cluster.kubectl(&[verb, "-f", &widget]).await;
+        assert!(!out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!(
+                "error: resource mapping not found for name: \"w\" namespace: \"\" from \
+                 \"{widget}\": no matches for kind \"Widget\" in version \"example.com/v1\"\n\
+                 ensure CRDs are installed first\n"
+            ),
+            "kubectl {verb}"
+        );
+    }
+    cluster.stop().await.unwrap();
+}
+
+/// `kubectl get events` prints upstream's Event columns: LAST SEEN is the last
+/// occurrence alone (COUNT and FIRST SEEN are wide columns).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_events_prints_upstream_columns() {
+    if kubectl_missing() {
+        return;
+    }
+    let cluster = TestCluster::start().await;
+    // Half a unit past whole minutes and hours, so the ages print the same for a while.
+    let ago = |seconds: i64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        k8s_openapi::jiff::Timestamp::from_second(now - seconds)
+            .unwrap()
+            .to_string()
+    };
+    let event = serde_json::json!({
+        "metadata": {"name": "web.1"}, "type": "Warning", "reason": "BackOff",
+        "message": "Back-off restarting failed container", "count": 3,
+        "firstTimestamp": ago(50 * 3600 + 1800), "lastTimestamp": ago(30 * 60 + 30),
+        "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default",
+                           "fieldPath": "spec.containers{web}"},
+        "source": {"component": "kubelet", "host": "n1"}
+    });
+    let created = cluster
+        .client("admin")
+        .must(
+            http::Method::POST,
+            "/api/v1/namespaces/default/events",
+            &event.to_string(),
+        )
+        .await;
+    assert_eq!(
+        created.status,
+        http::StatusCode::CREATED,
+        "{}",
+        created.text()
+    );
+    let words = |text: &str| -> Vec<Vec<String>> {
+        text.lines()
+            .map(|l| l.split_whitespace().map(str::to_string).collect())
+            .collect()
+    };
+    assert_eq!(
+        words(&ok(&cluster, &["get", "events"]).await),
+        words(
+            "LAST SEEN   TYPE      REASON    OBJECT    MESSAGE\n\
+             30m         Warning   BackOff   pod/web   Back-off restarting failed container\n"
+        )
+    );
+    assert_eq!(
+        words(&ok(&cluster, &["get", "events", "-o", "wide"]).await),
+        words(
+            "LAST SEEN   TYPE      REASON    OBJECT    SUBOBJECT              SOURCE        MESSAGE                                FIRST SEEN   COUNT   NAME\n\
+             30m         Warning   BackOff   pod/web   spec.containers{web}   kubelet, n1   Back-off restarting failed container   2d2h         3       web.1\n"
+        )
+    );
     cluster.stop().await.unwrap();
 }

@@ -5,21 +5,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::{KUBECTL, TestCluster};
+use common::{TestCluster, kubectl_missing, ok};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-
-fn skip() -> bool {
-    if Path::new(KUBECTL).exists() {
-        return false;
-    }
-    eprintln!("!!!!!!!! SKIPPED: {KUBECTL} is not installed !!!!!!!!");
-    true
-}
 
 async fn cluster() -> TestCluster {
     TestCluster::start_with(&[
@@ -27,17 +17,6 @@ async fn cluster() -> TestCluster {
         "--service-account-signing-key-file={dir}/pki/sa.key".to_string(),
     ])
     .await
-}
-
-async fn ok(cluster: &TestCluster, args: &[&str]) -> String {
-    let out = cluster.kubectl(args).await;
-    assert!(
-        out.status.success(),
-        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Runs a kubectl command line (split at spaces) that must succeed.
@@ -59,7 +38,7 @@ fn b64(bytes: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generator_commands_create_what_they_say() {
-    if skip() {
+    if kubectl_missing() {
         return;
     }
     let cluster = cluster().await;

@@ -454,3 +454,88 @@ async fn a_lost_store_is_a_503_and_not_ready_never_a_hang() {
     assert_eq!(live.status, StatusCode::OK);
     cluster.stop().await.unwrap();
 }
+
+/// `fieldValidation=Strict`: unknown fields are refused in upstream's words — by the
+/// body decoder on create and update (400), on the field `patch` for patches (422).
+#[tokio::test]
+async fn strict_field_validation_words_errors_as_upstream() {
+    let cluster = TestCluster::start().await;
+    let c = cluster.client("admin");
+    let base = "/api/v1/namespaces/default/pods";
+    let strict = format!("{base}?fieldValidation=Strict");
+    let colour = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
+        "spec":{"containers":[{"name":"c","image":"i","colour":"red"}]}}"#;
+    let message = |r: &common::Reply| r.json()["message"].as_str().unwrap().to_string();
+
+    let created = c.must(Method::POST, &strict, colour).await;
+    assert_eq!(created.status, StatusCode::BAD_REQUEST);
+    assert_eq!(created.json()["reason"], "BadRequest");
+    assert_eq!(
+        message(&created),
+        "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: \
+         unknown field \"spec.containers[0].colour\""
+    );
+
+    // Without Strict the field is dropped (as upstream's default Warn/Ignore would).
+    let plain = c.must(Method::POST, base, colour).await;
+    assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.text());
+
+    let updated = c
+        .must(
+            Method::PUT,
+            &format!("{base}/p?fieldValidation=Strict"),
+            colour,
+        )
+        .await;
+    assert_eq!(updated.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        message(&updated),
+        "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: \
+         unknown field \"spec.containers[0].colour\""
+    );
+
+    let labels = |content_type: &str, body: &str| {
+        let c = c.clone();
+        let (content_type, body) = (content_type.to_string(), body.to_string());
+        async move {
+            c.request(
+                Method::PATCH,
+                &format!("{base}/p?fieldValidation=Strict"),
+                &[("content-type", content_type.as_str())],
+                body,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let strategic = labels(
+        "application/strategic-merge-patch+json",
+        r#"{"metadata":{"labels":{"a":"b"}},"spec":{"priorityClass":"x"}}"#,
+    )
+    .await;
+    assert_eq!(strategic.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(strategic.json()["reason"], "Invalid");
+    assert_eq!(
+        message(&strategic),
+        " \"\" is invalid: patch: Invalid value: \
+         \"map[metadata:map[labels:map[a:b]] spec:map[priorityClass:x]]\": \
+         strict decoding error: unknown field \"spec.priorityClass\""
+    );
+    assert_eq!(strategic.json()["details"]["causes"][0]["field"], "patch");
+
+    let merge = labels(
+        "application/merge-patch+json",
+        r#"{"spec":{"priorityClass":"x"}}"#,
+    )
+    .await;
+    assert_eq!(merge.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let text = message(&merge);
+    assert!(
+        text.starts_with(" \"\" is invalid: patch: Invalid value: \"{")
+            && text.ends_with("}\": strict decoding error: unknown field \"spec.priorityClass\""),
+        "{text}"
+    );
+    // Nothing was written.
+    let pod = c.get(&format!("{base}/p")).await.unwrap().json();
+    assert_eq!(pod["metadata"]["labels"], json!(null));
+}

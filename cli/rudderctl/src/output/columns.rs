@@ -111,17 +111,31 @@ pub fn kind_prefix(kind: &str, group: &str) -> String {
     }
 }
 
+/// Main and wide cells (or headers) in kubectl's `-o wide` order: wide ones last,
+/// except an Event's SUBOBJECT and SOURCE, which upstream's printer puts before MESSAGE.
+fn widened(kind: &str, mut main: Vec<String>, wide: Vec<String>) -> Vec<String> {
+    let mut wide = wide.into_iter();
+    if kind == "Event"
+        && let Some(message) = main.pop()
+    {
+        main.extend(wide.by_ref().take(2));
+        main.push(message);
+    }
+    main.extend(wide);
+    main
+}
+
 /// Builds the table of `objects` (all of one kind) at time `now` (Unix seconds).
 pub fn table(kind: &str, group: &str, objects: &[Value], options: TableOptions, now: i64) -> Table {
     let (mut header, wide_header) = headers(kind);
     if options.wide {
-        header.extend(wide_header);
+        header = widened(kind, header, wide_header);
     }
     let mut rows = Vec::with_capacity(objects.len());
     for object in objects {
         let (mut row, wide) = cells(kind, object, now);
         if options.wide {
-            row.extend(wide);
+            row = widened(kind, row, wide);
         }
         if options.with_kind
             && let Some(name) = row.first_mut()
@@ -601,43 +615,42 @@ pub fn format_endpoints(o: &Value) -> String {
     or_none(text)
 }
 
+/// As the API server's Event Table (upstream's printer): LAST SEEN is the last
+/// occurrence alone; the `(x3 over 10m)` form belongs to `describe`, not `get`.
 fn event_cells(o: &Value, name: String, now: i64) -> (Vec<String>, Vec<String>) {
-    let first_ts = o
-        .pointer("/firstTimestamp")
-        .filter(|v| !v.is_null())
-        .or_else(|| o.pointer("/eventTime").filter(|v| !v.is_null()));
-    let first = age::since(first_ts, now);
-    let last_ts = o
-        .pointer("/lastTimestamp")
-        .filter(|v| !v.is_null())
-        .or_else(|| o.pointer("/eventTime").filter(|v| !v.is_null()));
-    let mut last = age::since(last_ts, now);
-    let count = i(o, "/count");
-    if let Some(series) = o.get("series").filter(|v| v.is_object()) {
-        last = format!(
-            "{} (x{} over {first})",
-            age::since(series.get("lastObservedTime"), now),
-            i(series, "/count")
-        );
-    } else if count > 1 {
-        last = format!("{last} (x{count} over {first})");
-    }
-    let object = format!(
-        "{}/{}",
-        s(o, "/involvedObject/kind").to_ascii_lowercase(),
-        s(o, "/involvedObject/name")
-    );
-    let source = {
-        let component = match s(o, "/source/component") {
-            "" => s(o, "/reportingComponent"),
-            c => c,
-        };
-        let host = s(o, "/source/host");
-        if host.is_empty() {
-            component.to_string()
-        } else {
-            format!("{component}, {host}")
-        }
+    let set = |pointer: &str| {
+        o.pointer(pointer)
+            .filter(|v| v.as_str().is_some_and(|t| !t.is_empty()))
+    };
+    let first = age::since(set("/firstTimestamp").or_else(|| set("/eventTime")), now);
+    let (last, count) = match o.get("series").filter(|v| v.is_object()) {
+        Some(_) => (
+            age::since(set("/series/lastObservedTime"), now),
+            i(o, "/series/count"),
+        ),
+        None => (
+            set("/lastTimestamp").map_or_else(|| first.clone(), |t| age::since(Some(t), now)),
+            match i(o, "/count") {
+                0 => 1,
+                count => count,
+            },
+        ),
+    };
+    let kind = s(o, "/involvedObject/kind").to_ascii_lowercase();
+    let object = match s(o, "/involvedObject/name") {
+        "" => kind,
+        named => format!("{kind}/{named}"),
+    };
+    let either = |a: &str, b: &str| match s(o, a) {
+        "" => s(o, b),
+        set => set,
+    };
+    let source = match (
+        either("/source/component", "/reportingComponent"),
+        either("/source/host", "/reportingInstance"),
+    ) {
+        (component, "") => component.to_string(),
+        (component, instance) => format!("{component}, {instance}"),
     };
     (
         vec![

@@ -269,31 +269,6 @@ data:
     )
 }
 
-/// `create namespace`. kubectl sends that body as protobuf, which rudder-apiserver
-/// refuses (415, it takes JSON and YAML only: a server gap, reported); until it
-/// accepts it, kubectl's namespace is made with `apply`, which prints the same line.
-fn create_namespace(cluster: &Cluster, tool: Tool, namespace: &str, dir: &Path) -> Run {
-    let out = run(cluster, tool, &["create", "namespace", namespace]);
-    if tool == Tool::Kubectl && out.stderr.contains("(UnsupportedMediaType)") {
-        eprintln!(
-            "note: rudder-apiserver refused kubectl's protobuf body: {}",
-            out.stderr
-        );
-        let file = dir.join(format!("{namespace}-ns.yaml"));
-        std::fs::write(
-            &file,
-            format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {namespace}\n"),
-        )
-        .unwrap();
-        return ok(cluster, tool, &["apply", "-f", file.to_str().unwrap()]);
-    }
-    assert_eq!(
-        out.code, 0,
-        "{tool:?} create namespace {namespace}: {out:?}"
-    );
-    out
-}
-
 /// The scripted session in `namespace` with `tool`: every step's output, the
 /// namespace's name replaced by `NS`.
 fn session(cluster: &Cluster, tool: Tool, namespace: &str, dir: &Path) -> Vec<(String, Run)> {
@@ -322,11 +297,7 @@ fn session(cluster: &Cluster, tool: Tool, namespace: &str, dir: &Path) -> Vec<(S
     steps
         .into_iter()
         .map(|args| {
-            let out = if args[0] == "create" {
-                create_namespace(cluster, tool, namespace, dir)
-            } else {
-                ok(cluster, tool, &args)
-            };
+            let out = ok(cluster, tool, &args);
             let step = args.join(" ").replace(namespace, "NS");
             let neutral = |s: &str| {
                 s.replace(dir.to_str().unwrap(), "DIR")
@@ -525,7 +496,7 @@ fn each_tools_apply_finds_the_others_unchanged() {
         (Tool::Kubectl, Tool::Rudderctl, "kubectl-first"),
         (Tool::Rudderctl, Tool::Kubectl, "rudderctl-first"),
     ] {
-        create_namespace(&cluster, first, namespace, tmp.path());
+        ok(&cluster, first, &["create", "namespace", namespace]);
         let file = tmp.path().join(format!("{namespace}.yaml"));
         std::fs::write(&file, manifest(namespace, "nginx:1.25")).unwrap();
         // A namespaced object without a namespace: both record the target one.

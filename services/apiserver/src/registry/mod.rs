@@ -705,25 +705,19 @@ impl Registry {
         self.authorize(ctx, Verb::Patch, r)?;
         let patch: Value = serde_json::from_slice(patch)
             .map_err(|e| Error::BadRequest(format!("error decoding patch: {e}")))?;
-        self.patch_with(ctx, r, options, |base, resource| match patch_type {
-            PatchKind::Json => Ok(rudder_api::patch::apply_json_patch(base, &patch)?),
-            PatchKind::Merge => {
-                if !patch.is_object() {
-                    return Err(Error::BadRequest(
-                        "a merge patch must be a JSON object".into(),
-                    ));
-                }
-                Ok(rudder_api::patch::apply_merge_patch(base, &patch))
+        // Unknown fields of a patch are reported on the patch, not as an update's.
+        let strict = options.strict && r.subresource.is_none();
+        let options = WriteOptions {
+            strict: false,
+            ..options.clone()
+        };
+        self.patch_with(ctx, r, &options, |base, resource| {
+            let patched = apply_patch(r, patch_type, base, resource, &patch)?;
+            if strict {
+                let strategic = (patch_type == PatchKind::Strategic).then_some(&patch);
+                strict::check_patched(resource, &patched, strategic)?;
             }
-            PatchKind::Strategic => Ok(rudder_api::patch::apply_strategic_merge_patch(
-                base,
-                &patch,
-                if is_scale(r) {
-                    rudder_api::patch::PatchType::OtherKind
-                } else {
-                    rudder_api::patch::PatchType::for_resource(resource)
-                },
-            )?),
+            Ok(patched)
         })
         .await
     }
@@ -1005,6 +999,36 @@ fn check_preconditions(
         )));
     }
     Ok(())
+}
+
+/// `patch` applied to `base` as `patch_type` says.
+fn apply_patch(
+    r: &ObjectRef,
+    patch_type: PatchKind,
+    base: &Value,
+    resource: &'static ResourceInfo,
+    patch: &Value,
+) -> Result<Value> {
+    match patch_type {
+        PatchKind::Json => Ok(rudder_api::patch::apply_json_patch(base, patch)?),
+        PatchKind::Merge => {
+            if !patch.is_object() {
+                return Err(Error::BadRequest(
+                    "a merge patch must be a JSON object".into(),
+                ));
+            }
+            Ok(rudder_api::patch::apply_merge_patch(base, patch))
+        }
+        PatchKind::Strategic => Ok(rudder_api::patch::apply_strategic_merge_patch(
+            base,
+            patch,
+            if is_scale(r) {
+                rudder_api::patch::PatchType::OtherKind
+            } else {
+                rudder_api::patch::PatchType::for_resource(resource)
+            },
+        )?),
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBind
 use rudder_api::resource::ResourceInfo;
 use serde_json::Value;
 
+use rudder_api::validation::FieldError;
+
 use crate::error::{Error, Result};
 
 fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
@@ -74,24 +76,95 @@ pub fn unknown_fields(input: &Value, known: &Value, path: &str, out: &mut Vec<St
     }
 }
 
-/// A 400 listing every unknown field of `object`, as upstream's strict decoding.
-pub fn check(resource: &ResourceInfo, object: &Value) -> Result<()> {
+/// Unknown fields of `object` as upstream's strict decoding error (`strict decoding
+/// error: unknown field "a", unknown field "b"`), or `None` when all are known.
+fn decoding_error(resource: &ResourceInfo, object: &Value) -> Result<Option<String>> {
     let Some(known) = typed(resource, object)? else {
-        return Ok(());
+        return Ok(None);
     };
     let mut unknown = Vec::new();
     unknown_fields(object, &known, "", &mut unknown);
     if unknown.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    Err(Error::BadRequest(format!(
+    let fields = unknown
+        .iter()
+        .map(|f| format!("unknown field \"{f}\""))
+        .collect::<Vec<_>>();
+    Ok(Some(format!(
         "strict decoding error: {}",
-        unknown
-            .iter()
-            .map(|f| format!("unknown field \"{f}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
+        fields.join(", ")
     )))
+}
+
+/// Create and update: a 400 worded as upstream's body decoder words it, naming the
+/// body's kind and version (`Pod in version "v1" cannot be handled as a Pod: strict
+/// decoding error: unknown field "spec.containers[0].colour"`).
+pub fn check(resource: &ResourceInfo, object: &Value) -> Result<()> {
+    let Some(error) = decoding_error(resource, object)? else {
+        return Ok(());
+    };
+    let named = |field: &str| {
+        object
+            .get(field)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let kind = named("kind").unwrap_or(resource.kind);
+    let version = named("apiVersion")
+        .and_then(|v| v.rsplit('/').next())
+        .unwrap_or(resource.version);
+    Err(Error::BadRequest(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {}: {error}",
+        resource.kind
+    )))
+}
+
+/// Patch: upstream decodes the patched object and answers a 422 on the field `patch`
+/// whose value is the patched object's JSON (JSON and merge patches) or the patch as
+/// Go prints a map (strategic merge patches), detailed by the strict decoding error.
+pub fn check_patched(
+    resource: &ResourceInfo,
+    patched: &Value,
+    strategic_patch: Option<&Value>,
+) -> Result<()> {
+    let Some(error) = decoding_error(resource, patched)? else {
+        return Ok(());
+    };
+    let value = match strategic_patch {
+        Some(patch) => go_text(patch),
+        None => patched.to_string(),
+    };
+    Err(Error::InvalidPatch(FieldError::invalid(
+        "patch",
+        Value::String(value),
+        &error,
+    )))
+}
+
+/// A JSON value as Go's `%+v` prints the `map[string]interface{}` it decodes to
+/// (`map[spec:map[replicas:2]]`): keys sorted, strings bare, `<nil>` for null.
+fn go_text(value: &Value) -> String {
+    match value {
+        Value::Null => "<nil>".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Bool(_) | Value::Number(_) => value.to_string(),
+        Value::Array(items) => {
+            format!(
+                "[{}]",
+                items.iter().map(go_text).collect::<Vec<_>>().join(" ")
+            )
+        }
+        Value::Object(fields) => {
+            let mut keys: Vec<_> = fields.keys().collect();
+            keys.sort();
+            let pairs = keys
+                .iter()
+                .map(|k| format!("{k}:{}", go_text(&fields[k.as_str()])))
+                .collect::<Vec<_>>();
+            format!("map[{}]", pairs.join(" "))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -112,9 +185,37 @@ mod tests {
         assert_eq!(err.code(), 400);
         assert_eq!(
             err.to_string(),
-            "strict decoding error: unknown field \"bogus\", unknown field \"spec.containers[0].colour\""
+            "Pod in version \"v1\" cannot be handled as a Pod: strict decoding error: \
+             unknown field \"bogus\", unknown field \"spec.containers[0].colour\""
+        );
+        let deployments = resolve("deployments").unwrap();
+        let bad = json!({"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replica": 2}});
+        assert_eq!(
+            check(deployments, &bad).unwrap_err().to_string(),
+            "Deployment in version \"v1\" cannot be handled as a Deployment: \
+             strict decoding error: unknown field \"spec.replica\""
         );
         let wrong_type = json!({"metadata": {"name": 5}});
         assert_eq!(check(pods, &wrong_type).unwrap_err().code(), 400);
+    }
+
+    #[test]
+    fn a_patch_with_unknown_fields_is_invalid_on_the_patch() {
+        let deployments = resolve("deployments").unwrap();
+        let patched = json!({"kind": "Deployment", "spec": {"replica": 2}});
+        let err = check_patched(deployments, &patched, None).unwrap_err();
+        assert_eq!(err.code(), 422);
+        assert_eq!(
+            err.to_status().message.unwrap(),
+            " \"\" is invalid: patch: Invalid value: \"{\\\"kind\\\":\\\"Deployment\\\",\\\"spec\\\":{\\\"replica\\\":2}}\": \
+             strict decoding error: unknown field \"spec.replica\""
+        );
+        let patch = json!({"spec": {"replica": 2, "template": {"metadata": {"labels": {"b": "x", "a": null}}}}});
+        let err = check_patched(deployments, &patched, Some(&patch)).unwrap_err();
+        assert_eq!(
+            err.to_status().message.unwrap(),
+            " \"\" is invalid: patch: Invalid value: \"map[spec:map[replica:2 template:map[metadata:map[labels:map[a:<nil> b:x]]]]]\": \
+             strict decoding error: unknown field \"spec.replica\""
+        );
     }
 }

@@ -79,6 +79,28 @@ impl StoreKind {
 
 pub use rudder_testkit::free_port;
 
+/// True, after saying so loudly, when the real kubectl is not installed: kubectl tests
+/// then return early rather than fail on a machine without it.
+pub fn kubectl_missing() -> bool {
+    if Path::new(KUBECTL).exists() {
+        return false;
+    }
+    eprintln!("!!!!!!!! SKIPPED: {KUBECTL} is not installed !!!!!!!!");
+    true
+}
+
+/// Runs the real kubectl with the admin kubeconfig; it must succeed. Returns stdout.
+pub async fn ok(cluster: &TestCluster, args: &[&str]) -> String {
+    let out = cluster.kubectl(args).await;
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// One store process with mTLS, killed on drop.
 pub struct TestStore {
     pub endpoint: String,

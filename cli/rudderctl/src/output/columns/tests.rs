@@ -188,14 +188,31 @@ fn config_secrets_accounts_endpoints_leases_rbac() {
 }
 
 #[test]
-fn events_show_last_seen_with_counts() {
+fn events_show_last_seen_alone_as_kubectl_get() {
     let event = json!({"metadata": {"name": "web.1"}, "type": "Warning", "reason": "BackOff",
         "involvedObject": {"kind": "Pod", "name": "web"}, "message": " Back-off restarting \n",
         "count": 4, "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:04:00Z"});
     assert_eq!(
         rendered("Event", "", &[event], TableOptions::default(), T0 + 300),
-        "LAST SEEN          TYPE      REASON    OBJECT    MESSAGE\n\
-         60s (x4 over 5m)   Warning   BackOff   pod/web   Back-off restarting\n"
+        "LAST SEEN   TYPE      REASON    OBJECT    MESSAGE\n\
+         60s         Warning   BackOff   pod/web   Back-off restarting\n"
+    );
+}
+
+#[test]
+fn wide_events_put_subobject_and_source_before_the_message() {
+    let event = json!({"metadata": {"name": "web.1"}, "type": "Normal", "reason": "Pulled",
+        "involvedObject": {"kind": "Pod", "name": "web", "fieldPath": "spec.containers{web}"},
+        "message": "pulled", "source": {"component": "kubelet", "host": "n1"},
+        "firstTimestamp": "2024-01-01T00:00:00Z"});
+    let wide = TableOptions {
+        wide: true,
+        ..TableOptions::default()
+    };
+    assert_eq!(
+        rendered("Event", "", &[event], wide, T0 + 300),
+        "LAST SEEN   TYPE     REASON   OBJECT    SUBOBJECT              SOURCE        MESSAGE   FIRST SEEN   COUNT   NAME\n\
+         5m          Normal   Pulled   pod/web   spec.containers{web}   kubelet, n1   pulled    5m           1       web.1\n"
     );
 }
 
