@@ -100,6 +100,21 @@ pub struct Flags {
         default_value_t = 0
     )]
     pub audit_log_maxbackup: usize,
+    /// Read-only requests served at once before 429s (0: no limit); watches and
+    /// other long-running requests do not count.
+    #[arg(
+        long,
+        env = "RUDDER_APISERVER_MAX_REQUESTS_INFLIGHT",
+        default_value_t = 400
+    )]
+    pub max_requests_inflight: usize,
+    /// Mutating requests served at once before 429s (0: no limit).
+    #[arg(
+        long,
+        env = "RUDDER_APISERVER_MAX_MUTATING_REQUESTS_INFLIGHT",
+        default_value_t = 200
+    )]
+    pub max_mutating_requests_inflight: usize,
     /// `text` or `json` log lines on stderr.
     #[arg(long, env = "RUDDER_APISERVER_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -150,6 +165,8 @@ pub struct Config {
     pub service_node_port_range: (u16, u16),
     /// `--authorization-mode`.
     pub authorization_modes: Vec<String>,
+    /// `--max-requests-inflight`, `--max-mutating-requests-inflight`.
+    pub max_inflight: (usize, usize),
     /// `--audit-log-path`.
     pub audit_log_path: Option<PathBuf>,
     /// When and how the audit log rotates.
@@ -243,6 +260,10 @@ impl Config {
             service_cluster_ip_range,
             service_node_port_range,
             authorization_modes: flags.authorization_mode,
+            max_inflight: (
+                flags.max_requests_inflight,
+                flags.max_mutating_requests_inflight,
+            ),
             audit_log_path: flags.audit_log_path,
             audit_rotation: crate::audit::Rotation {
                 max_bytes: flags.audit_log_maxsize.saturating_mul(1024 * 1024),

@@ -85,6 +85,9 @@ pub enum Error {
     /// 413: a body over the limit.
     #[error("Request entity too large: limit is {0}")]
     TooLarge(usize),
+    /// 429: the in-flight limit is reached (`--max-requests-inflight`).
+    #[error("Too many requests, please try again later.")]
+    TooManyRequests,
     /// 415: a Content-Type the endpoint does not take.
     #[error("the body of the request was in an unknown format - {0}")]
     UnsupportedMediaType(String),
@@ -168,6 +171,14 @@ impl Error {
             Error::TooLarge(limit) => status::request_entity_too_large(*limit),
             Error::UnsupportedMediaType(_) => {
                 failure(415, "UnsupportedMediaType", self.to_string())
+            }
+            Error::TooManyRequests => {
+                let mut s = failure(429, "TooManyRequests", self.to_string());
+                s.details = Some(StatusDetails {
+                    retry_after_seconds: Some(1),
+                    ..Default::default()
+                });
+                s
             }
             Error::Timeout(message) => {
                 let mut s = failure(504, "Timeout", message.clone());

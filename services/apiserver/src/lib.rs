@@ -22,6 +22,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod grpc;
+pub mod inflight;
 pub mod metrics;
 pub mod openapi;
 pub mod plugins;
@@ -190,6 +191,7 @@ pub async fn serve(
         ),
         audit,
         authn: std::sync::Arc::new(authn),
+        inflight: inflight::InflightLimits::new(config.max_inflight.0, config.max_inflight.1),
     };
     tokio::spawn(
         ensure_system_namespaces(registry, shutdown.clone())

@@ -44,6 +44,8 @@ pub struct Services {
     pub audit: Option<crate::audit::AuditLog>,
     /// Who requests come from: certificates, service-account tokens.
     pub authn: Arc<crate::auth::authn::Authenticator>,
+    /// `--max-requests-inflight`, `--max-mutating-requests-inflight`.
+    pub inflight: crate::inflight::InflightLimits,
 }
 
 /// How long a client may take to finish the TLS handshake.
@@ -175,21 +177,37 @@ async fn route(
                 Ok(impersonated) => {
                     let effective = impersonated.map(Arc::new);
                     let acting = effective.clone().unwrap_or_else(|| ctx.clone());
-                    let response = if grpc_request {
-                        request.extensions_mut().insert(acting.clone());
-                        let mut grpc = api.grpc.clone();
-                        let span = tracing::info_span!("grpc", user = %acting.user());
-                        match grpc.call(request).instrument(span).await {
-                            Ok(response) => {
-                                response.map(|b| b.map_err(BoxError::from).boxed_unsync())
-                            }
-                            Err(never) => match never {},
+                    let class =
+                        crate::inflight::classify(&method, &path, query.as_deref(), grpc_request);
+                    match api.inflight.admit(class, &ctx) {
+                        Err(e) => {
+                            refused = Some(e.code());
+                            let mut response = refusal(grpc_request, &e);
+                            response
+                                .headers_mut()
+                                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(1));
+                            (response, Who::User(ctx, effective))
                         }
-                    } else {
-                        let span = tracing::info_span!("rest", user = %acting.user());
-                        api.rest.handle(&acting, request).instrument(span).await
-                    };
-                    (response, Who::User(ctx, effective))
+                        // The permit is held until the response head is produced, as
+                        // upstream's filter holds it.
+                        Ok(_permit) => {
+                            let response = if grpc_request {
+                                request.extensions_mut().insert(acting.clone());
+                                let mut grpc = api.grpc.clone();
+                                let span = tracing::info_span!("grpc", user = %acting.user());
+                                match grpc.call(request).instrument(span).await {
+                                    Ok(response) => {
+                                        response.map(|b| b.map_err(BoxError::from).boxed_unsync())
+                                    }
+                                    Err(never) => match never {},
+                                }
+                            } else {
+                                let span = tracing::info_span!("rest", user = %acting.user());
+                                api.rest.handle(&acting, request).instrument(span).await
+                            };
+                            (response, Who::User(ctx, effective))
+                        }
+                    }
                 }
             }
         }
