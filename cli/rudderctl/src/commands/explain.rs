@@ -539,4 +539,34 @@ mod tests {
             "Missing"
         );
     }
+
+    #[test]
+    fn fields_required_enums_and_cycles() {
+        let document = json!({"components": {"schemas": {
+            "io.k8s.Node": {"type": "object", "required": ["name"], "properties": {
+                "name": {"type": "string", "description": "The name."},
+                "mode": {"type": "string", "enum": ["", "A", "B", "C", "D"]},
+                "next": {"description": "The next node.",
+                         "allOf": [{"$ref": "#/components/schemas/io.k8s.Node"}]},
+            }},
+        }}});
+        let node = &document["components"]["schemas"]["io.k8s.Node"];
+        let explain = |recursive: bool, path: &[&str]| {
+            let e = Explainer {
+                document: &document,
+                recursive,
+            };
+            let mut out = String::new();
+            e.output(node, path, &[], &mut out).then_some(out)
+        };
+        assert_eq!(
+            explain(true, &[]).unwrap(),
+            "DESCRIPTION:\n    <empty>\nFIELDS:\n  mode\t<string>\n  enum: \"\", A, B, C, ....\n  \
+             name\t<string> -required-\n  next\t<Node>\n    mode\t<string>\n    enum: \"\", A, B, C, ....\n    \
+             name\t<string> -required-\n    next\t<Node>\n"
+        );
+        let next = explain(false, &["next", "name"]).unwrap();
+        assert!(next.starts_with("FIELD: name <string>\n\n\nDESCRIPTION:\n    The name.\n"));
+        assert!(explain(false, &["next", "nope"]).is_none());
+    }
 }
