@@ -281,6 +281,32 @@ impl Client {
         })
     }
 
+    /// The OpenAPI v3 document of one group-version (`""` for the core group), as
+    /// REST serves it at `/openapi/v3/api/v1` or `/openapi/v3/apis/<group>/<version>`:
+    /// the schemas of its kinds with their field descriptions, what `explain` prints.
+    /// A group-version the server does not serve is [`Error::Api`] with code 404.
+    pub async fn openapi_v3(&self, group: &str, version: &str) -> Result<serde_json::Value> {
+        let message = proto::OpenApiV3Request {
+            group: group.to_string(),
+            version: version.to_string(),
+        };
+        let document = self
+            .with_retries("openapi", Idempotency::Safe, |mut grpc| {
+                let request = self.unary(message.clone());
+                async move {
+                    grpc.open_api_v3(request)
+                        .await
+                        .map(|r| r.into_inner().document)
+                }
+            })
+            .instrument(tracing::debug_span!("api.openapi_v3"))
+            .await?;
+        serde_json::from_slice(&document).map_err(|source| Error::Decode {
+            what: "OpenAPI document".to_string(),
+            source,
+        })
+    }
+
     /// The log of `pod`'s container in `namespace` (the `pods/log` subresource), as
     /// the kubelet streams it; with `follow` it lasts as long as the container
     /// writes. Opening is retried like a read; an error mid-stream ends it.

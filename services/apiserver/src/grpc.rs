@@ -10,8 +10,8 @@ use rudder_api::resource::{self, ResourceInfo};
 use rudder_proto::api::v1::api_server::Api;
 use rudder_proto::api::v1::{
     CreateRequest, DeleteRequest, GetRequest, ListRequest, ListResponse, LogChunk, LogsRequest,
-    ObjectResponse, PatchRequest, ResourceRef, UpdateRequest, VersionRequest, VersionResponse,
-    WatchEvent, WatchRequest,
+    ObjectResponse, OpenApiV3Request, OpenApiV3Response, PatchRequest, ResourceRef, UpdateRequest,
+    VersionRequest, VersionResponse, WatchEvent, WatchRequest,
 };
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -141,6 +141,36 @@ impl Api for ApiService {
         context(&request)?;
         Ok(Response::new(VersionResponse {
             info: encode(&crate::rest::version_info()),
+        }))
+    }
+
+    async fn open_api_v3(
+        &self,
+        request: Request<OpenApiV3Request>,
+    ) -> GrpcResult<OpenApiV3Response> {
+        use http_body_util::BodyExt;
+        context(&request)?;
+        let req = request.get_ref();
+        let path = if req.group.is_empty() {
+            format!("api/{}", req.version)
+        } else {
+            format!("apis/{}/{}", req.group, req.version)
+        };
+        // The very document REST serves (built once), taken from its response.
+        let response = crate::openapi::serve(
+            crate::openapi::DocumentPath::V3(&path),
+            &http::HeaderMap::new(),
+            "",
+        )
+        .await
+        .map_err(|e| e.to_grpc_status())?;
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Status::internal(format!("reading the OpenAPI document: {e}")))?;
+        Ok(Response::new(OpenApiV3Response {
+            document: body.to_bytes().to_vec(),
         }))
     }
 

@@ -39,7 +39,7 @@ pub async fn run(command: Command, session: &mut Session<'_>) -> anyhow::Result<
         Command::Rollout(args) => rollout::run(args, session).await,
         Command::Edit(args) => edit::run(args, session).await,
         Command::ApiResources(args) => api_resources::run(args, session),
-        Command::Explain(args) => explain::run(args, session),
+        Command::Explain(args) => explain::run(args, session).await,
         Command::Config(args) => config::run(args, session),
         Command::Version(args) => version::run(args, session).await,
         Command::Logs(args) => logs::run(args, session).await,

@@ -24,16 +24,16 @@ fn neutral(text: &str, dir: &Path) -> String {
 }
 
 /// Runs and compares; differences go into `diffs`.
-struct Comparison<'a> {
-    cluster: &'a Cluster,
-    dir: &'a Path,
-    diffs: Vec<String>,
+pub(super) struct Comparison<'a> {
+    pub(super) cluster: &'a Cluster,
+    pub(super) dir: &'a Path,
+    pub(super) diffs: Vec<String>,
 }
 
 impl Comparison<'_> {
     /// The same call with each tool; exit code, stdout and stderr must be equal
     /// (tables compared column by column with ages masked, when `tables`).
-    fn same(&mut self, args: &[&str], tables: bool) -> Run {
+    pub(super) fn same(&mut self, args: &[&str], tables: bool) -> Run {
         let ours = run(self.cluster, Tool::Rudderctl, args);
         let theirs = run(self.cluster, Tool::Kubectl, args);
         self.compare(&args.join(" "), &ours, &theirs, tables);
@@ -87,7 +87,7 @@ impl Comparison<'_> {
     }
 
     /// Checks one expectation of our own, recorded like a difference.
-    fn expect(&mut self, what: &str, ok: bool, detail: &str) {
+    pub(super) fn expect(&mut self, what: &str, ok: bool, detail: &str) {
         if !ok {
             self.diffs.push(format!("{what}: {detail}"));
         }
@@ -819,6 +819,11 @@ spec:
 
     let diffs = std::mem::take(&mut c.diffs);
     cluster.down();
+    assert_no_differences(&diffs);
+}
+
+/// Fails with every difference collected, at once.
+pub(super) fn assert_no_differences(diffs: &[String]) {
     assert!(
         diffs.is_empty(),
         "{} difference(s) from kubectl:\n\n{}",

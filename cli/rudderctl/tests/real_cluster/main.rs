@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod every_verb;
+mod explain;
 mod logs;
 
 const RUDDERCTL: &str = env!("CARGO_BIN_EXE_rudderctl");
