@@ -250,7 +250,12 @@ fn verdict(
     let limit = targets.p99_limit_ms(key.workload);
     let by_ratio = targets.min_throughput_ratio.is_some() || targets.max_p99_ratio.is_some();
     if limit.is_none() && (!by_ratio || baseline.is_none()) {
-        return Verdict::NoData;
+        // Nothing to measure against, but failed requests fail a row on their own.
+        return if c.errors > 0 {
+            Verdict::Fail(vec!["errors"])
+        } else {
+            Verdict::NoData
+        };
     }
     let mut missed = Vec::new();
     if by_ratio && baseline.is_some() {
@@ -287,7 +292,13 @@ pub fn render(comparison: &Comparison) -> String {
         "| workload | clients | members | {b} ops/s | {c} ops/s | ratio | {b} p99 ms | {c} p99 ms | ratio | target | rounds |"
     );
     let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|");
-    let ops = |s: Option<Side>| s.map_or("—".to_string(), |s| format!("{:.0}", s.ops_per_sec));
+    // Lists of 10,000 pods run a few a second: keep a decimal below 10.
+    let ops = |s: Option<Side>| {
+        s.map_or("—".to_string(), |s| match s.ops_per_sec {
+            r if r < 10.0 => format!("{r:.1}"),
+            r => format!("{r:.0}"),
+        })
+    };
     let p99 = |s: Option<Side>| s.map_or("—".to_string(), |s| format!("{:.2}", s.p99_ms));
     let times = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{r:.2}×"));
     let rounds = |s: Option<Side>| s.map_or(0, |s| s.rounds);
@@ -497,7 +508,12 @@ mod tests {
                 &[(Create, 1, 100.0, 24_000), (ListCache, 1, 5.0, 120_000)],
             ),
             apiserver("rudder", &[(Workload::Get, 1, 1000.0, 90_000)]),
+            apiserver("rudder", &[(Workload::ListQuorum, 1, 0.0, 0)]),
         ];
+        let mut runs = runs;
+        if let Document::Apiserver(failing) = &mut runs[3] {
+            failing.phases[0].errors = 20;
+        }
         let targets = Targets::for_documents(&runs);
         assert_eq!(targets, Targets::apiserver());
         let table = compare(&runs, "etcd", "rudder", targets);
@@ -513,6 +529,7 @@ mod tests {
                 (Create, &Verdict::Pass),
                 (Workload::Get, &Verdict::NoData),
                 (ListCache, &Verdict::Fail(vec!["p99 limit"])),
+                (Workload::ListQuorum, &Verdict::Fail(vec!["errors"])),
             ]
         );
         let text = render(&table);
