@@ -2,13 +2,13 @@
 # `make fuzz`: the fuzz targets of fuzz/ (the API server's request parsing, and patches
 # applied to stored objects), each for a bounded time; fails on a crash (issue 4).
 #
-# First the committed corpus is replayed as a plain test (any toolchain, no
-# instrumentation): every input that once crashed stays a regression test. Then each
-# target runs under libFuzzer. The binaries are built on the stable toolchain with the
-# coverage instrumentation `cargo fuzz build --sanitizer none` asks rustc for (no
-# nightly, no cargo-fuzz needed; libfuzzer-sys builds libFuzzer with the C++ compiler).
-# New inputs go to a scratch corpus under the target dir, never into fuzz/corpus; a
-# crash leaves its input in $OUT and the script exits 1 naming it.
+# The binaries are built on the stable toolchain with the coverage instrumentation
+# `cargo fuzz build --sanitizer none` asks rustc for (no nightly, no cargo-fuzz needed;
+# libfuzzer-sys builds libFuzzer with the C++ compiler). Each target first replays
+# every file of its committed corpus (an input that once crashed stays a regression
+# test), then fuzzes. New inputs go to a scratch corpus under the target dir, never
+# into fuzz/corpus; a crash leaves its input in $OUT and the script exits 1 naming it.
+# (`cargo test --manifest-path fuzz/Cargo.toml` replays the corpus without libFuzzer.)
 #
 # Knobs (environment): FUZZ_SECONDS=60 (per target)  FUZZ_TARGETS="request patch"
 #   FUZZ_TIMEOUT=30 (seconds one input may take)  FUZZ_RSS_MB=2048  FUZZ_MAX_LEN=65536
@@ -29,9 +29,6 @@ manifest=$root/fuzz/Cargo.toml
 host=$(rustc -vV | sed -n 's/^host: //p')
 OUT=${OUT:-$CARGO_TARGET_DIR/fuzz-runs/$(date -u +%Y%m%dT%H%M%SZ)}
 
-echo "== fuzz: replaying the committed corpus"
-"$CARGO" test --manifest-path "$manifest" --locked
-
 # What `cargo fuzz build --sanitizer none` passes: SanitizerCoverage with inline 8-bit
 # counters, the PC table and comparison tracing, which libFuzzer reads; `--cfg fuzzing`;
 # and debug assertions and overflow checks kept on in the optimised build. `--target`
@@ -51,6 +48,14 @@ for target in $FUZZ_TARGETS; do
   [ -d "$seeds" ] || { echo "fuzz: no seed corpus $seeds" >&2; exit 2; }
   work=$CARGO_TARGET_DIR/fuzz-corpus/$target
   mkdir -p "$work" "$OUT/$target"
+  echo "== fuzz: $target: replaying $(ls "$seeds" | wc -l) committed inputs"
+  if ! "$bin" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" \
+      -artifact_prefix="$OUT/$target/" "$seeds"/* 2>"$OUT/$target-replay.log"; then
+    failed+=("$target")
+    tail -n 40 "$OUT/$target-replay.log" >&2
+    echo "fuzz: $target fails on a committed input (log: $OUT/$target-replay.log)" >&2
+    continue
+  fi
   echo "== fuzz: $target for ${FUZZ_SECONDS}s"
   # The scratch corpus first: libFuzzer writes what it finds into the first dir only.
   if ! "$bin" -max_total_time="$FUZZ_SECONDS" -timeout="$FUZZ_TIMEOUT" \
