@@ -7,7 +7,7 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/rudder-target
 CARGO ?= cargo
 DIR ?= .rudder
 
-.PHONY: all deps build release test lint fmt certs run down bench bench-store clean
+.PHONY: all deps build release test lint fmt certs run down bench bench-store bench-apiserver fuzz clean
 
 all: build
 
@@ -55,6 +55,20 @@ bench: bench-store
 bench-store: deps
 	$(CARGO) build --release -p rudder-bench -p rudderadm -p rudder-store
 	scripts/bench-store.sh
+
+# rudder-apiserver on rudder-store next to rudder-apiserver on a real etcd under one
+# Kubernetes REST load: pod create/get/update at 1/16/64 clients, 10,000-pod lists from
+# the cache and from quorum, 1,000 watchers (scripts/bench-apiserver.sh; ROUNDS=,
+# DURATION=, CLIENTS=, WATCHERS= tune it).
+bench-apiserver: deps
+	$(CARGO) build --release -p rudder-bench -p rudderadm -p rudder-store -p rudder-apiserver
+	scripts/bench-apiserver.sh
+
+# The fuzz targets of fuzz/ (request parsing, patches) on the stable toolchain, each for
+# FUZZ_SECONDS (60); fails on a crash. Builds in its own target dir (scripts/fuzz.sh).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 clean:
 	$(CARGO) clean

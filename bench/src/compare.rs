@@ -1,33 +1,86 @@
-//! Side by side: many runs of `rudder-bench store` (rounds × targets × cluster sizes)
-//! folded into one table with one row per workload, concurrency and cluster size.
+//! Side by side: many runs of `rudder-bench store` or `rudder-bench apiserver` (rounds ×
+//! targets × cluster sizes) folded into one table with one row per workload, concurrency
+//! and cluster size.
 //!
 //! Each cell is the median over the rounds of that target, so one disturbed round does
-//! not decide a row. A row passes when the candidate's throughput is at least
-//! `min_throughput_ratio` × the baseline's and its p99 at most `max_p99_ratio` × the
-//! baseline's (issue 3: ≥ 1.0× etcd's ops/s, ≤ 1.2× etcd's p99), and it had no errors.
+//! not decide a row. A row passes when it meets every target that applies to it and the
+//! candidate had no errors. The store's targets are ratios to the baseline (issue 3: ≥
+//! 1.0× etcd's ops/s, ≤ 1.2× etcd's p99); the API server's are absolute p99 limits per
+//! workload (issue 4: mutating requests under 25 ms, a list from the cache under 100 ms).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::result::{RunResult, Workload};
+use crate::result::{Document, Workload};
 use crate::stats::median;
 
-/// The bar the candidate is held to, as ratios to the baseline.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The bar the candidate is held to.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Targets {
     /// Candidate ops/s ÷ baseline ops/s must be at least this.
-    pub min_throughput_ratio: f64,
+    pub min_throughput_ratio: Option<f64>,
     /// Candidate p99 ÷ baseline p99 must be at most this.
-    pub max_p99_ratio: f64,
+    pub max_p99_ratio: Option<f64>,
+    /// The candidate's p99 of these workloads must be at most this many milliseconds.
+    pub max_p99_ms: Vec<(Workload, f64)>,
 }
 
 impl Default for Targets {
     /// Issue 3's targets for rudder-store against etcd.
     fn default() -> Self {
         Targets {
-            min_throughput_ratio: 1.0,
-            max_p99_ratio: 1.2,
+            min_throughput_ratio: Some(1.0),
+            max_p99_ratio: Some(1.2),
+            max_p99_ms: Vec::new(),
         }
+    }
+}
+
+impl Targets {
+    /// Issue 4's targets for the API server: absolute, whatever store is under it.
+    pub fn apiserver() -> Self {
+        Targets {
+            min_throughput_ratio: None,
+            max_p99_ratio: None,
+            max_p99_ms: vec![
+                (Workload::Create, 25.0),
+                (Workload::Update, 25.0),
+                (Workload::ListCache, 100.0),
+            ],
+        }
+    }
+
+    /// The defaults for these documents: the API server's when every one is an API
+    /// server run, the store's otherwise.
+    pub fn for_documents(runs: &[Document]) -> Self {
+        if !runs.is_empty() && runs.iter().all(|r| matches!(r, Document::Apiserver(_))) {
+            Targets::apiserver()
+        } else {
+            Targets::default()
+        }
+    }
+
+    fn p99_limit_ms(&self, workload: Workload) -> Option<f64> {
+        self.max_p99_ms
+            .iter()
+            .find(|(w, _)| *w == workload)
+            .map(|(_, ms)| *ms)
+    }
+
+    /// One line saying what a row is held to.
+    fn describe(&self, baseline: &str, candidate: &str) -> String {
+        let mut parts = Vec::new();
+        if let Some(r) = self.min_throughput_ratio {
+            parts.push(format!("{candidate} ops/s ≥ {r:.1}× {baseline}"));
+        }
+        if let Some(r) = self.max_p99_ratio {
+            parts.push(format!("{candidate} p99 ≤ {r:.1}× {baseline}"));
+        }
+        for (workload, ms) in &self.max_p99_ms {
+            parts.push(format!("{candidate} {} p99 < {ms} ms", workload.name()));
+        }
+        parts.push("no errors".to_string());
+        parts.join(", ")
     }
 }
 
@@ -61,7 +114,7 @@ pub struct Side {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Pass,
-    /// The targets missed: any of `ops/s`, `p99`, `errors`.
+    /// The targets missed: any of `ops/s`, `p99`, `p99 limit`, `errors`.
     Fail(Vec<&'static str>),
     /// One side has no runs, or the baseline's figures are zero: nothing to hold to.
     NoData,
@@ -101,28 +154,23 @@ impl Comparison {
 }
 
 /// Folds `runs` into one row per (members, workload, clients) seen in any of them.
-pub fn compare(
-    runs: &[RunResult],
-    baseline: &str,
-    candidate: &str,
-    targets: Targets,
-) -> Comparison {
+pub fn compare(runs: &[Document], baseline: &str, candidate: &str, targets: Targets) -> Comparison {
     // (row, is candidate) -> that target's rounds
     let mut cells: BTreeMap<(RowKey, bool), Vec<Round>> = BTreeMap::new();
     let mut keys = BTreeSet::new();
     let mut ignored = BTreeSet::new();
     for run in runs {
-        let is_candidate = if run.label == candidate {
+        let is_candidate = if run.label() == candidate {
             true
-        } else if run.label == baseline {
+        } else if run.label() == baseline {
             false
         } else {
-            ignored.insert(run.label.clone());
+            ignored.insert(run.label().to_string());
             continue;
         };
-        for phase in &run.phases {
+        for phase in run.phases() {
             let key = RowKey {
-                members: run.members,
+                members: run.members(),
                 workload: phase.workload,
                 clients: phase.clients,
             };
@@ -147,7 +195,7 @@ pub fn compare(
     };
     let rows = keys
         .into_iter()
-        .map(|key| row(key, side(key, false), side(key, true), targets))
+        .map(|key| row(key, side(key, false), side(key, true), &targets))
         .collect();
     Comparison {
         baseline: baseline.to_string(),
@@ -162,39 +210,21 @@ fn ratio(candidate: f64, baseline: f64) -> Option<f64> {
     (baseline > 0.0).then(|| candidate / baseline)
 }
 
-fn row(key: RowKey, baseline: Option<Side>, candidate: Option<Side>, targets: Targets) -> Row {
-    let (Some(b), Some(c)) = (baseline, candidate) else {
-        return Row {
-            key,
-            baseline,
-            candidate,
-            throughput_ratio: None,
-            p99_ratio: None,
-            verdict: Verdict::NoData,
-        };
-    };
-    let throughput_ratio = ratio(c.ops_per_sec, b.ops_per_sec);
-    let p99_ratio = ratio(c.p99_ms, b.p99_ms);
-    let verdict = match (throughput_ratio, p99_ratio) {
-        (Some(t), Some(p)) => {
-            let mut missed = Vec::new();
-            if t < targets.min_throughput_ratio {
-                missed.push("ops/s");
-            }
-            if p > targets.max_p99_ratio {
-                missed.push("p99");
-            }
-            if c.errors > 0 {
-                missed.push("errors");
-            }
-            if missed.is_empty() {
-                Verdict::Pass
-            } else {
-                Verdict::Fail(missed)
-            }
-        }
-        _ => Verdict::NoData,
-    };
+fn row(key: RowKey, baseline: Option<Side>, candidate: Option<Side>, targets: &Targets) -> Row {
+    let throughput_ratio = baseline
+        .zip(candidate)
+        .and_then(|(b, c)| ratio(c.ops_per_sec, b.ops_per_sec));
+    let p99_ratio = baseline
+        .zip(candidate)
+        .and_then(|(b, c)| ratio(c.p99_ms, b.p99_ms));
+    let verdict = verdict(
+        key,
+        baseline,
+        candidate,
+        throughput_ratio,
+        p99_ratio,
+        targets,
+    );
     Row {
         key,
         baseline,
@@ -202,6 +232,53 @@ fn row(key: RowKey, baseline: Option<Side>, candidate: Option<Side>, targets: Ta
         throughput_ratio,
         p99_ratio,
         verdict,
+    }
+}
+
+/// Ratio targets need both sides; an absolute limit needs the candidate only.
+fn verdict(
+    key: RowKey,
+    baseline: Option<Side>,
+    candidate: Option<Side>,
+    throughput_ratio: Option<f64>,
+    p99_ratio: Option<f64>,
+    targets: &Targets,
+) -> Verdict {
+    let Some(c) = candidate else {
+        return Verdict::NoData;
+    };
+    let limit = targets.p99_limit_ms(key.workload);
+    let by_ratio = targets.min_throughput_ratio.is_some() || targets.max_p99_ratio.is_some();
+    if limit.is_none() && (!by_ratio || baseline.is_none()) {
+        // Nothing to measure against, but failed requests fail a row on their own.
+        return if c.errors > 0 {
+            Verdict::Fail(vec!["errors"])
+        } else {
+            Verdict::NoData
+        };
+    }
+    let mut missed = Vec::new();
+    if by_ratio && baseline.is_some() {
+        let (Some(t), Some(p)) = (throughput_ratio, p99_ratio) else {
+            return Verdict::NoData;
+        };
+        if targets.min_throughput_ratio.is_some_and(|min| t < min) {
+            missed.push("ops/s");
+        }
+        if targets.max_p99_ratio.is_some_and(|max| p > max) {
+            missed.push("p99");
+        }
+    }
+    if limit.is_some_and(|ms| c.p99_ms >= ms) {
+        missed.push("p99 limit");
+    }
+    if c.errors > 0 {
+        missed.push("errors");
+    }
+    if missed.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail(missed)
     }
 }
 
@@ -215,7 +292,13 @@ pub fn render(comparison: &Comparison) -> String {
         "| workload | clients | members | {b} ops/s | {c} ops/s | ratio | {b} p99 ms | {c} p99 ms | ratio | target | rounds |"
     );
     let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|");
-    let ops = |s: Option<Side>| s.map_or("—".to_string(), |s| format!("{:.0}", s.ops_per_sec));
+    // Lists of 10,000 pods run a few a second: keep a decimal below 10.
+    let ops = |s: Option<Side>| {
+        s.map_or("—".to_string(), |s| match s.ops_per_sec {
+            r if r < 10.0 => format!("{r:.1}"),
+            r => format!("{r:.0}"),
+        })
+    };
     let p99 = |s: Option<Side>| s.map_or("—".to_string(), |s| format!("{:.2}", s.p99_ms));
     let times = |r: Option<f64>| r.map_or("—".to_string(), |r| format!("{r:.2}×"));
     let rounds = |s: Option<Side>| s.map_or(0, |s| s.rounds);
@@ -242,11 +325,10 @@ pub fn render(comparison: &Comparison) -> String {
             rounds(row.candidate),
         );
     }
-    let t = comparison.targets;
     let _ = writeln!(
         out,
-        "\nmedians over rounds ({b}+{c}); target: {c} ops/s ≥ {:.1}× {b}, {c} p99 ≤ {:.1}× {b}, no errors",
-        t.min_throughput_ratio, t.max_p99_ratio
+        "\nmedians over rounds ({b}+{c}); target: {}",
+        comparison.targets.describe(b, c)
     );
     for row in &comparison.rows {
         for (name, side) in [(b, row.baseline), (c, row.candidate)] {
@@ -275,8 +357,12 @@ pub fn render(comparison: &Comparison) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::fixtures::run;
-    use Workload::{Put, Range};
+    use crate::result::fixtures;
+    use Workload::{Create, ListCache, Put, Range};
+
+    fn run(label: &str, members: usize, phases: &[(Workload, usize, f64, u64)]) -> Document {
+        Document::Store(fixtures::run(label, members, phases))
+    }
 
     fn key(members: usize, workload: Workload, clients: usize) -> RowKey {
         RowKey {
@@ -357,9 +443,12 @@ mod tests {
 
     #[test]
     fn candidate_errors_fail_the_row() {
-        let mut rudder = run("rudder", 1, &[(Put, 1, 200.0, 1_000)]);
+        let mut rudder = fixtures::run("rudder", 1, &[(Put, 1, 200.0, 1_000)]);
         rudder.phases[0].errors = 3;
-        let runs = vec![run("etcd", 1, &[(Put, 1, 100.0, 10_000)]), rudder];
+        let runs = vec![
+            run("etcd", 1, &[(Put, 1, 100.0, 10_000)]),
+            Document::Store(rudder),
+        ];
         let table = compare(&runs, "etcd", "rudder", Targets::default());
         assert_eq!(table.rows[0].verdict, Verdict::Fail(vec!["errors"]));
         assert!(
@@ -402,5 +491,64 @@ mod tests {
             "| range | 16 | 3 | 5000 | — | — | 4.00 | — | — | — | 1+0 |"
         );
         assert!(text.contains("rudder ops/s ≥ 1.0× etcd, rudder p99 ≤ 1.2× etcd"));
+    }
+
+    #[test]
+    fn apiserver_rows_are_held_to_absolute_limits() {
+        let apiserver = |label: &str, phases: &[(Workload, usize, f64, u64)]| {
+            Document::Apiserver(fixtures::apiserver_run(label, phases))
+        };
+        let runs = vec![
+            apiserver(
+                "etcd",
+                &[(Create, 1, 300.0, 30_000), (ListCache, 1, 10.0, 80_000)],
+            ),
+            apiserver(
+                "rudder",
+                &[(Create, 1, 100.0, 24_000), (ListCache, 1, 5.0, 120_000)],
+            ),
+            apiserver("rudder", &[(Workload::Get, 1, 1000.0, 90_000)]),
+            apiserver("rudder", &[(Workload::ListQuorum, 1, 0.0, 0)]),
+        ];
+        let mut runs = runs;
+        if let Document::Apiserver(failing) = &mut runs[3] {
+            failing.phases[0].errors = 20;
+        }
+        let targets = Targets::for_documents(&runs);
+        assert_eq!(targets, Targets::apiserver());
+        let table = compare(&runs, "etcd", "rudder", targets);
+        let verdicts: Vec<(Workload, &Verdict)> = table
+            .rows
+            .iter()
+            .map(|r| (r.key.workload, &r.verdict))
+            .collect();
+        // A third of etcd's throughput is no failure here; only the limits count.
+        assert_eq!(
+            verdicts,
+            vec![
+                (Create, &Verdict::Pass),
+                (Workload::Get, &Verdict::NoData),
+                (ListCache, &Verdict::Fail(vec!["p99 limit"])),
+                (Workload::ListQuorum, &Verdict::Fail(vec!["errors"])),
+            ]
+        );
+        let text = render(&table);
+        assert!(
+            text.contains(
+                "| create | 1 | 1 | 300 | 100 | 0.33× | 30.00 | 24.00 | 0.80× | pass | 1+1 |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("rudder create p99 < 25 ms, rudder update p99 < 25 ms, rudder list_cache p99 < 100 ms, no errors"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn store_documents_keep_the_ratio_targets() {
+        let runs = vec![run("etcd", 1, &[(Put, 1, 1.0, 1)])];
+        assert_eq!(Targets::for_documents(&runs), Targets::default());
+        assert_eq!(Targets::for_documents(&[]), Targets::default());
     }
 }

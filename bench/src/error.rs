@@ -15,8 +15,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// A result file that is not a rudder-bench store result.
-    #[error("{path}: not a rudder-bench store result: {source}")]
+    /// A result file that is not a rudder-bench result.
+    #[error("{path}: not a rudder-bench result: {source}")]
     Parse {
         path: PathBuf,
         source: serde_json::Error,
@@ -27,6 +27,12 @@ pub enum Error {
         endpoint: String,
         source: etcd_client::Error,
     },
+    /// Client TLS material (a kubeconfig, certificate files) that cannot be used.
+    #[error("client TLS: {0}")]
+    Tls(String),
+    /// A request outside the measured phases (preparing namespaces and pods) failed.
+    #[error("{what}: {reason}")]
+    Request { what: String, reason: String },
     /// No endpoint answered a read within the wait.
     #[error("{endpoint} did not answer within {waited:?}: {last}")]
     NotReady {

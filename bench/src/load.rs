@@ -10,14 +10,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, KvClient, TlsOptions};
-use tokio::task::JoinSet;
 
+pub use crate::driver::Bound;
+use crate::driver::{KeyPicker, Requester, run_closed_loop};
 use crate::result::{FORMAT, PhaseResult, RunResult, Workload};
-use crate::stats::Latencies;
 use crate::{Error, Result};
 
 /// The key every range phase reads; written once before the phases.
@@ -32,15 +31,6 @@ pub struct TlsFiles {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
-}
-
-/// What ends a phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bound {
-    /// No new request after this long; requests in flight still complete.
-    Duration(Duration),
-    /// Exactly this many requests, shared out among the clients.
-    Total(u64),
 }
 
 /// One workload at one concurrency.
@@ -85,20 +75,6 @@ pub fn plan_phases(put_clients: &[usize], range_clients: &[usize]) -> Vec<Phase>
 /// The put key with index `n`: fixed width, so every put carries the same bytes.
 pub fn put_key(n: u64) -> String {
     format!("{PUT_PREFIX}{n:012}")
-}
-
-/// splitmix64: cheap, seedable, and good enough to pick keys uniformly.
-#[derive(Debug, Clone)]
-struct KeyPicker(u64);
-
-impl KeyPicker {
-    fn next(&mut self, key_space: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % key_space.max(1)
-    }
 }
 
 /// Connections to the endpoints, checked to answer, ready to run phases.
@@ -191,53 +167,16 @@ impl Session {
 
     /// Runs one phase to its bound and reports what it achieved.
     pub async fn run_phase(&self, phase: Phase) -> Result<PhaseResult> {
-        let clients = phase.clients.max(1);
-        let claimed = Arc::new(AtomicU64::new(0));
-        let start = Instant::now();
-        let stop = match self.config.bound {
-            Bound::Duration(d) => Stop::At(start + d),
-            Bound::Total(total) => Stop::After {
-                total,
-                claimed: claimed.clone(),
-            },
-        };
-        let mut tasks = JoinSet::new();
-        for c in 0..clients {
-            let client = ClientTask {
+        let clients = (0..phase.clients.max(1))
+            .map(|c| ClientTask {
                 kv: self.conns[c % self.conns.len()].clone(),
                 workload: phase.workload,
-                stop: stop.clone(),
                 value: self.value.clone(),
                 key_space: self.config.key_space,
                 keys: KeyPicker(((c as u64) << 32) ^ phase.clients as u64),
-                latencies: Latencies::new()?,
-            };
-            tasks.spawn(client.run());
-        }
-        let mut latencies = Latencies::new()?;
-        let (mut errors, mut first_error) = (0, None);
-        while let Some(joined) = tasks.join_next().await {
-            let tally = joined?;
-            latencies.merge(&tally.latencies)?;
-            errors += tally.errors;
-            first_error = first_error.or(tally.first_error);
-        }
-        let elapsed = start.elapsed().as_secs_f64();
-        let ops = latencies.count();
-        Ok(PhaseResult {
-            workload: phase.workload,
-            clients,
-            ops,
-            errors,
-            first_error,
-            elapsed_secs: elapsed,
-            ops_per_sec: if elapsed > 0.0 {
-                ops as f64 / elapsed
-            } else {
-                0.0
-            },
-            latency: latencies.summary(),
-        })
+            })
+            .collect();
+        run_closed_loop(phase.workload, clients, self.config.bound).await
     }
 }
 
@@ -282,61 +221,16 @@ async fn wait_until_answering(endpoint: &str, mut kv: KvClient, wait: Duration) 
     }
 }
 
-/// When a client stops sending.
-#[derive(Debug, Clone)]
-enum Stop {
-    At(Instant),
-    After { total: u64, claimed: Arc<AtomicU64> },
-}
-
-impl Stop {
-    /// Whether the client may send one more request (and, by count, claims it).
-    fn another(&self) -> bool {
-        match self {
-            Stop::At(deadline) => Instant::now() < *deadline,
-            Stop::After { total, claimed } => claimed.fetch_add(1, Ordering::Relaxed) < *total,
-        }
-    }
-}
-
-/// One closed-loop client: sends, waits for the answer, records, repeats.
+/// One closed-loop etcd client: its connection and what it sends.
 struct ClientTask {
     kv: KvClient,
     workload: Workload,
-    stop: Stop,
     value: Arc<Vec<u8>>,
     key_space: u64,
     keys: KeyPicker,
-    latencies: Latencies,
 }
 
-/// What one client did in a phase.
-struct Tally {
-    latencies: Latencies,
-    errors: u64,
-    first_error: Option<String>,
-}
-
-impl ClientTask {
-    async fn run(mut self) -> Tally {
-        let (mut errors, mut first_error) = (0, None);
-        while self.stop.another() {
-            let sent = Instant::now();
-            match self.request().await {
-                Ok(()) => self.latencies.record(sent.elapsed()),
-                Err(e) => {
-                    errors += 1;
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        Tally {
-            latencies: self.latencies,
-            errors,
-            first_error,
-        }
-    }
-
+impl Requester for ClientTask {
     async fn request(&mut self) -> Result<(), String> {
         match self.workload {
             Workload::Put => {
@@ -358,6 +252,7 @@ impl ClientTask {
                     n => Err(format!("range of {RANGE_KEY} returned {n} keys, not 1")),
                 }
             }
+            other => Err(format!("{} is not a store workload", other.name())),
         }
     }
 }
@@ -387,37 +282,5 @@ mod tests {
     fn put_keys_have_one_width() {
         assert_eq!(put_key(7), "/rudder-bench/put/000000000007");
         assert_eq!(put_key(7).len(), put_key(999_999).len());
-    }
-
-    #[test]
-    fn key_picker_stays_in_the_key_space_and_covers_it() {
-        let mut picker = KeyPicker(42);
-        let mut seen = [false; 10];
-        for _ in 0..1000 {
-            let n = picker.next(10);
-            assert!(n < 10);
-            seen[n as usize] = true;
-        }
-        assert!(seen.iter().all(|&s| s), "{seen:?}");
-        assert_eq!(KeyPicker(1).next(0), 0);
-    }
-
-    #[test]
-    fn a_count_bound_hands_out_exactly_total_requests() {
-        let stop = Stop::After {
-            total: 5,
-            claimed: Arc::new(AtomicU64::new(0)),
-        };
-        let other = stop.clone();
-        let granted = (0..10)
-            .filter(|i| {
-                if i % 2 == 0 {
-                    stop.another()
-                } else {
-                    other.another()
-                }
-            })
-            .count();
-        assert_eq!(granted, 5);
     }
 }

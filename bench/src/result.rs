@@ -1,5 +1,5 @@
-//! What one `rudder-bench store` run measured: the JSON document `--json` prints and
-//! `compare` reads, and the human table printed otherwise.
+//! What one `rudder-bench store` or `rudder-bench apiserver` run measured: the JSON
+//! documents `--json` prints and `compare` reads, and the human table printed otherwise.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 use crate::stats::LatencySummary;
 use crate::{Error, Result};
 
-/// The `format` field of a result document; bumped when its meaning changes.
+/// The `format` field of a store result document; bumped when its meaning changes.
 pub const FORMAT: &str = "rudder-bench/store/v1";
+/// The `format` field of an API server result document.
+pub const APISERVER_FORMAT: &str = "rudder-bench/apiserver/v1";
 
-/// The requests a phase sends.
+/// The requests a phase sends: the store's (etcd v3) and the API server's (REST).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Workload {
@@ -20,6 +22,19 @@ pub enum Workload {
     Put,
     /// Linearizable Range of one existing key.
     Range,
+    /// POST of a new pod.
+    Create,
+    /// GET of an existing pod.
+    Get,
+    /// PUT of a pod with the resourceVersion of its last write.
+    Update,
+    /// GET of every pod of a namespace with `resourceVersion=0` (the watch cache).
+    ListCache,
+    /// GET of every pod of a namespace without a resourceVersion (a quorum read).
+    ListQuorum,
+    /// Events from one write reaching many watchers; latency from the write's answer
+    /// to each watcher's receipt.
+    Watch,
 }
 
 impl Workload {
@@ -28,6 +43,12 @@ impl Workload {
         match self {
             Workload::Put => "put",
             Workload::Range => "range",
+            Workload::Create => "create",
+            Workload::Get => "get",
+            Workload::Update => "update",
+            Workload::ListCache => "list_cache",
+            Workload::ListQuorum => "list_quorum",
+            Workload::Watch => "watch",
         }
     }
 }
@@ -80,34 +101,143 @@ pub struct RunResult {
 impl RunResult {
     /// The result as pretty JSON (what `--json` prints).
     pub fn to_json(&self) -> String {
-        // A struct of strings, numbers and vectors always serializes.
-        serde_json::to_string_pretty(self).unwrap_or_default()
+        to_json(self)
     }
 
     /// Parses a result document; `source` names it in the error.
     pub fn from_json(text: &str, source: &Path) -> Result<Self> {
-        let result: RunResult = serde_json::from_str(text).map_err(|e| Error::Parse {
-            path: source.to_path_buf(),
-            source: e,
-        })?;
-        if result.format != FORMAT {
-            return Err(Error::Invalid(format!(
-                "{}: format {:?}, expected {FORMAT:?}",
-                source.display(),
-                result.format
-            )));
-        }
+        let result: RunResult = parse(text, source)?;
+        check_format(&result.format, FORMAT, source)?;
         Ok(result)
     }
 
     /// Reads and parses a result file.
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Read {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        Self::from_json(&text, path)
+        Self::from_json(&read_text(path)?, path)
     }
+}
+
+/// A whole `rudder-bench apiserver` run: the server, the load's shape, the phases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiserverRunResult {
+    /// Always [`APISERVER_FORMAT`].
+    pub format: String,
+    /// What was measured (`etcd`, `rudder`: the store under the API server).
+    pub label: String,
+    /// `gitVersion` of the server's `/version`.
+    pub server_version: String,
+    /// The API server URL.
+    pub server: String,
+    /// HTTP/2 connections the request clients were spread over.
+    pub conns: usize,
+    /// Pods the get and update phases work on.
+    pub pool: usize,
+    /// Pods in the namespace the list phases read.
+    pub list_pods: usize,
+    /// Concurrent watchers of the watch phase, and the writes they watched.
+    pub watchers: usize,
+    pub watch_writes: usize,
+    /// The bound of each create/get/update phase: seconds, or a request count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    pub phases: Vec<PhaseResult>,
+}
+
+impl ApiserverRunResult {
+    /// The result as pretty JSON (what `--json` prints).
+    pub fn to_json(&self) -> String {
+        to_json(self)
+    }
+
+    /// Parses a result document; `source` names it in the error.
+    pub fn from_json(text: &str, source: &Path) -> Result<Self> {
+        let result: ApiserverRunResult = parse(text, source)?;
+        check_format(&result.format, APISERVER_FORMAT, source)?;
+        Ok(result)
+    }
+}
+
+/// Any result document, as `compare` reads them (told apart by `format`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Document {
+    Store(RunResult),
+    Apiserver(ApiserverRunResult),
+}
+
+impl Document {
+    /// Parses either kind of result; `source` names it in errors.
+    pub fn from_json(text: &str, source: &Path) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Format {
+            format: String,
+        }
+        let format: Format = parse(text, source)?;
+        match format.format.as_str() {
+            APISERVER_FORMAT => {
+                ApiserverRunResult::from_json(text, source).map(Document::Apiserver)
+            }
+            _ => RunResult::from_json(text, source).map(Document::Store),
+        }
+    }
+
+    /// Reads and parses a result file.
+    pub fn read(path: &Path) -> Result<Self> {
+        Self::from_json(&read_text(path)?, path)
+    }
+
+    /// The run's label (`etcd`, `rudder`).
+    pub fn label(&self) -> &str {
+        match self {
+            Document::Store(run) => &run.label,
+            Document::Apiserver(run) => &run.label,
+        }
+    }
+
+    /// Store members behind the figures: an API server run always has one store.
+    pub fn members(&self) -> usize {
+        match self {
+            Document::Store(run) => run.members,
+            Document::Apiserver(_) => 1,
+        }
+    }
+
+    pub fn phases(&self) -> &[PhaseResult] {
+        match self {
+            Document::Store(run) => &run.phases,
+            Document::Apiserver(run) => &run.phases,
+        }
+    }
+}
+
+fn to_json<T: Serialize>(document: &T) -> String {
+    // Structs of strings, numbers and vectors always serialize.
+    serde_json::to_string_pretty(document).unwrap_or_default()
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str, source: &Path) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Parse {
+        path: source.to_path_buf(),
+        source: e,
+    })
+}
+
+fn check_format(found: &str, expected: &str, source: &Path) -> Result<()> {
+    if found == expected {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "{}: format {found:?}, expected {expected:?}",
+        source.display()
+    )))
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::Read {
+        path: path.to_path_buf(),
+        source: e,
+    })
 }
 
 /// The line above the table: what was measured and with which load.
@@ -127,18 +257,35 @@ pub fn render_header(run: &RunResult) -> String {
         conns = run.conns,
         size = run.value_size,
         keys = run.key_space,
-        columns = format_args!(
-            "{:<8} {:>7} {:>9} {:>6} {:>10} {:>9} {:>9} {:>9} {:>9}",
-            "workload",
-            "clients",
-            "ops",
-            "errors",
-            "ops/s",
-            "p50 ms",
-            "p99 ms",
-            "p99.9 ms",
-            "max ms"
-        ),
+        columns = columns(),
+    )
+}
+
+/// The line above an API server run's table.
+pub fn render_apiserver_header(run: &ApiserverRunResult) -> String {
+    let bound = match (run.duration_secs, run.total) {
+        (Some(secs), _) => format!("{secs}s per phase"),
+        (None, Some(total)) => format!("{total} requests per phase"),
+        (None, None) => "unbounded".to_string(),
+    };
+    format!(
+        "{label}: {version} at {server}, {conns} h2 conns, {pool} pods for get/update, lists of {list} pods, {watchers} watchers of {writes} writes, {bound}\n{columns}",
+        label = run.label,
+        version = run.server_version,
+        server = run.server,
+        conns = run.conns,
+        pool = run.pool,
+        list = run.list_pods,
+        watchers = run.watchers,
+        writes = run.watch_writes,
+        columns = columns(),
+    )
+}
+
+fn columns() -> String {
+    format!(
+        "{:<11} {:>7} {:>9} {:>6} {:>10} {:>9} {:>9} {:>9} {:>9}",
+        "workload", "clients", "ops", "errors", "ops/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms"
     )
 }
 
@@ -146,7 +293,7 @@ pub fn render_header(run: &RunResult) -> String {
 pub fn render_phase(phase: &PhaseResult) -> String {
     let ms = |us: u64| us as f64 / 1000.0;
     let mut line = format!(
-        "{:<8} {:>7} {:>9} {:>6} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+        "{:<11} {:>7} {:>9} {:>6} {:>10.1} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
         phase.workload.name(),
         phase.clients,
         phase.ops,
@@ -166,6 +313,27 @@ pub fn render_phase(phase: &PhaseResult) -> String {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use super::*;
+
+    /// An API server result with one phase per `(workload, clients, ops/s, p99 µs)`.
+    pub fn apiserver_run(
+        label: &str,
+        phases: &[(Workload, usize, f64, u64)],
+    ) -> ApiserverRunResult {
+        ApiserverRunResult {
+            format: APISERVER_FORMAT.to_string(),
+            label: label.to_string(),
+            server_version: "v1.33.0-rudder".to_string(),
+            server: "https://127.0.0.1:6443".to_string(),
+            conns: 4,
+            pool: 100,
+            list_pods: 10_000,
+            watchers: 1000,
+            watch_writes: 50,
+            duration_secs: Some(10.0),
+            total: None,
+            phases: run(label, 1, phases).phases,
+        }
+    }
 
     /// A result with one phase per `(workload, clients, ops/s, p99 µs)`.
     pub fn run(label: &str, members: usize, phases: &[(Workload, usize, f64, u64)]) -> RunResult {
@@ -223,6 +391,20 @@ mod tests {
     }
 
     #[test]
+    fn documents_are_told_apart_by_format() {
+        let store = run("etcd", 3, &[(Workload::Put, 1, 1.0, 1)]);
+        let parsed = Document::from_json(&store.to_json(), Path::new("s.json")).unwrap();
+        assert_eq!((parsed.label(), parsed.members()), ("etcd", 3));
+        let apiserver = fixtures::apiserver_run("rudder", &[(Workload::ListCache, 1, 9.0, 50)]);
+        let parsed = Document::from_json(&apiserver.to_json(), Path::new("a.json")).unwrap();
+        assert_eq!(parsed, Document::Apiserver(apiserver));
+        assert_eq!(parsed.members(), 1);
+        assert_eq!(parsed.phases()[0].workload, Workload::ListCache);
+        let err = Document::from_json(r#"{"format": "x"}"#, Path::new("x.json")).unwrap_err();
+        assert!(matches!(err, Error::Parse { .. }), "{err}");
+    }
+
+    #[test]
     fn other_formats_are_refused() {
         let mut other = run("etcd", 1, &[]);
         other.format = "something/else".to_string();
@@ -238,7 +420,7 @@ mod tests {
         let line = render_phase(&result.phases[0]);
         assert_eq!(
             line,
-            "put           64     25000      0     2500.0      6.17     12.34     24.68     37.02"
+            "put              64     25000      0     2500.0      6.17     12.34     24.68     37.02"
         );
         assert!(render_header(&result).starts_with("etcd: 3.4.23, 1 member(s)"));
     }

@@ -1,4 +1,4 @@
-//! `rudder-bench compare`: the one table of `make bench-store`.
+//! `rudder-bench compare`: the one table of `make bench-store` and `make bench-apiserver`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::compare::{Targets, compare, render};
-use crate::result::RunResult;
+use crate::result::Document;
 use crate::{Error, Result};
 
 /// Flags of `rudder-bench compare`.
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Result files written by `rudder-bench store --json`.
+    /// Result files written by `rudder-bench store --json` or `apiserver --json`.
     #[arg(value_name = "RESULT.json", required = true)]
     pub files: Vec<PathBuf>,
     /// Label of the runs the candidate is held against.
@@ -21,12 +21,14 @@ pub struct CompareArgs {
     /// Label of the runs being judged.
     #[arg(long, default_value = "rudder")]
     pub candidate: String,
-    /// Least candidate ops/s as a multiple of the baseline's.
-    #[arg(long, value_name = "RATIO", default_value_t = Targets::default().min_throughput_ratio)]
-    pub min_throughput_ratio: f64,
-    /// Most candidate p99 as a multiple of the baseline's.
-    #[arg(long, value_name = "RATIO", default_value_t = Targets::default().max_p99_ratio)]
-    pub max_p99_ratio: f64,
+    /// Least candidate ops/s as a multiple of the baseline's [default: 1.0 for store
+    /// runs; none for API server runs, which are held to absolute p99 limits].
+    #[arg(long, value_name = "RATIO")]
+    pub min_throughput_ratio: Option<f64>,
+    /// Most candidate p99 as a multiple of the baseline's [default: 1.2 for store runs;
+    /// none for API server runs].
+    #[arg(long, value_name = "RATIO")]
+    pub max_p99_ratio: Option<f64>,
     /// Exit 1 when a row misses its targets (the table is printed either way).
     #[arg(long)]
     pub check: bool,
@@ -42,12 +44,15 @@ pub fn run(args: &CompareArgs) -> Result<ExitCode> {
     let runs = args
         .files
         .iter()
-        .map(|path| RunResult::read(path))
+        .map(|path| Document::read(path))
         .collect::<Result<Vec<_>>>()?;
-    let targets = Targets {
-        min_throughput_ratio: args.min_throughput_ratio,
-        max_p99_ratio: args.max_p99_ratio,
-    };
+    let mut targets = Targets::for_documents(&runs);
+    if args.min_throughput_ratio.is_some() {
+        targets.min_throughput_ratio = args.min_throughput_ratio;
+    }
+    if args.max_p99_ratio.is_some() {
+        targets.max_p99_ratio = args.max_p99_ratio;
+    }
     let comparison = compare(&runs, &args.baseline, &args.candidate, targets);
     print!("{}", render(&comparison));
     Ok(if args.check && comparison.any_failed() {

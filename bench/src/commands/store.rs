@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::load::{Bound, LoadConfig, Session, TlsFiles, plan_phases};
+use crate::load::{LoadConfig, Session, TlsFiles, plan_phases};
 use crate::result::{render_header, render_phase};
 use crate::{Error, Result};
 
@@ -144,13 +144,7 @@ impl StoreArgs {
         if put_clients.iter().chain(range_clients).any(|&c| c == 0) {
             return invalid("client counts must be at least 1".into());
         }
-        let bound = match (self.total, self.duration) {
-            (Some(0), _) => return invalid("--total must be at least 1".into()),
-            (Some(total), _) => Bound::Total(total),
-            (None, Some(d)) if d.is_zero() => return invalid("--duration must be above 0".into()),
-            (None, Some(d)) => Bound::Duration(d),
-            (None, None) => Bound::Duration(Duration::from_secs(10)),
-        };
+        let bound = super::phase_bound(self.total, self.duration)?;
         Ok(LoadConfig {
             label: self.label.clone(),
             endpoints: self.endpoints.clone(),
@@ -194,6 +188,7 @@ pub async fn run(args: StoreArgs) -> Result<ExitCode> {
 mod tests {
     use super::*;
     use crate::commands::{Cli, Command};
+    use crate::driver::Bound;
     use crate::result::Workload;
     use clap::Parser;
 
