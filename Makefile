@@ -47,7 +47,7 @@ down:
 	$(CARGO_TARGET_DIR)/release/rudderadm down --dir $(DIR)
 
 # Every benchmark (bench/): figures side by side with a baseline; none is a test.
-bench: bench-store
+bench: bench-store bench-apiserver
 
 # rudder-store next to a real etcd under the same load: 1 then 3 members, mTLS, fsync on,
 # alternating rounds, one table of medians (scripts/bench-store.sh; ROUNDS=, DURATION=,
