@@ -84,6 +84,9 @@ fn tls_domain(endpoint: &str) -> String {
         .to_string()
 }
 
+/// The largest store answer taken, as Go's etcd client (math.MaxInt32).
+const MAX_RESPONSE_BYTES: usize = i32::MAX as usize;
+
 impl Storage {
     /// Connects to the store. The channel is established lazily by the client and
     /// re-established on failure; a store that is down makes requests fail with 503,
@@ -105,10 +108,19 @@ impl Storage {
         Ok(Storage { client })
     }
 
+    /// A KV client that takes answers of any size the store sends: a list of every
+    /// object of a resource is one range (10,000 pods are ~8 MB, past gRPC's 4 MiB
+    /// default), as kube-apiserver reads it.
+    fn kv(&self) -> etcd_client::KvClient {
+        self.client
+            .kv_client()
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
+    }
+
     /// Reads one key at the latest revision (a linearizable read).
     pub async fn get(&self, key: &[u8]) -> Result<Option<StoredValue>> {
         let _timer = crate::metrics::store_request("get", key);
-        let mut kv = self.client.kv_client();
+        let mut kv = self.kv();
         let resp = kv.get(key, None).await.map_err(map_err)?;
         Ok(resp.kvs().first().map(|kv| StoredValue {
             key: kv.key().to_vec(),
@@ -126,7 +138,7 @@ impl Storage {
         revision: i64,
     ) -> Result<RangePage> {
         let _timer = crate::metrics::store_request("list", start);
-        let mut kv = self.client.kv_client();
+        let mut kv = self.kv();
         let mut options = GetOptions::new().with_range(end.to_vec());
         if limit > 0 {
             options = options.with_limit(limit);
@@ -181,7 +193,7 @@ impl Storage {
     }
 
     async fn run_swap(&self, txn: Txn) -> Result<Swap> {
-        let mut kv = self.client.kv_client();
+        let mut kv = self.kv();
         let resp = kv.txn(txn).await.map_err(map_err)?;
         let revision = resp.header().map_or(0, |h| h.revision());
         if resp.succeeded() {
@@ -206,7 +218,10 @@ impl Storage {
     /// Watches every key under `prefix` from `start_revision` on, with previous
     /// values (a delete's event then carries what was deleted).
     pub async fn watch_prefix(&self, prefix: &[u8], start_revision: i64) -> Result<StoreWatch> {
-        let mut watch = self.client.watch_client();
+        let mut watch = self
+            .client
+            .watch_client()
+            .max_decoding_message_size(MAX_RESPONSE_BYTES);
         let options = WatchOptions::new()
             .with_range(rudder_api::keys::prefix_range_end(prefix))
             .with_start_revision(start_revision)
