@@ -91,6 +91,19 @@ impl Error {
     pub fn corrupt(what: impl Into<String>) -> Self {
         Error::Corrupt(what.into())
     }
+
+    /// What a client sees of this error when it must be an etcd error (a request forwarded
+    /// to the leader, a shared read index): anything but a refusal is logged and becomes
+    /// "server stopped".
+    pub fn into_etcd(self) -> EtcdError {
+        match self {
+            Error::Etcd(e) => e,
+            other => {
+                tracing::warn!(error = %other, "request failed");
+                EtcdError::Stopped
+            }
+        }
+    }
 }
 
 impl From<Error> for tonic::Status {

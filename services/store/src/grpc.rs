@@ -114,7 +114,19 @@ impl PbKvService for KvService {
     async fn txn(&self, request: Request<PbTxnRequest>) -> Result<Response<PbTxnResponse>, Status> {
         let req = convert::txn_from_pb(request.into_inner());
         mvcc::validate_txn(&req).map_err(Error::from)?;
-        // Read-only txns go through raft too for now: correct, if slower than a read index.
+        if mvcc::is_read_only(&req) {
+            // a read: linearizable by read index, as etcd serves read-only txns
+            self.node.linearizable().await?;
+            let (resp, revision) = self.node.sm.read(|st, h| {
+                st.mvcc
+                    .read_txn(h, &req)
+                    .map(|r| (r, st.mvcc.current_revision()))
+            })?;
+            return Ok(Response::new(convert::txn_to_pb(
+                resp,
+                self.node.header(revision),
+            )));
+        }
         let resp = self.node.write(mvcc::Request::Txn(req)).await?;
         match resp.result.map_err(Error::from)? {
             ResponseBody::Txn(t) => Ok(Response::new(convert::txn_to_pb(

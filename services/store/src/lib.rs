@@ -11,7 +11,9 @@
 //! - [`types`]: the openraft type configuration.
 //!
 //! Serving:
-//! - [`node`]: one member's raft node (propose, read index, response headers).
+//! - [`node`]: one member's raft node (propose, read index, response headers);
+//!   [`proposer`]: concurrent writes share one raft entry (group commit);
+//!   [`read_index`]: concurrent linearizable reads share one read index.
 //! - [`grpc`], [`watch`], [`lease`]: the etcd v3 services; [`convert`]: wire ↔ domain.
 //! - [`network`], [`raft_service`]: the raft transport between members (gRPC, mTLS), which
 //!   also carries writes and read-index requests followers forward to the leader.
@@ -28,7 +30,9 @@ pub mod metrics;
 pub mod mvcc;
 pub mod network;
 pub mod node;
+pub mod proposer;
 pub mod raft_service;
+pub mod read_index;
 pub mod server;
 pub mod state_machine;
 pub mod types;

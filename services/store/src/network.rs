@@ -3,7 +3,9 @@
 //! `payload`, errors in `error`, so the proto need not mirror openraft's types. The same
 //! service carries client writes and read-index requests a follower forwards to the leader.
 
+use std::collections::HashMap;
 use std::io::Cursor;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::OptionalSend;
@@ -69,10 +71,13 @@ pub enum ForwardReply {
     Ttl(i64),
 }
 
-/// Dials peers, with the member's peer TLS identity when it has one.
+/// Dials peers, with the member's peer TLS identity when it has one. One HTTP/2 channel per
+/// peer URL carries every RPC to that peer (raft's, forwarded writes, read indexes): a new
+/// TCP and TLS handshake per request would cost more than the request itself.
 #[derive(Clone, Default)]
 pub struct PeerNetwork {
     tls: Option<TlsMaterial>,
+    channels: Arc<Mutex<HashMap<String, RaftTransportClient<Channel>>>>,
 }
 
 impl std::fmt::Debug for PeerNetwork {
@@ -90,11 +95,26 @@ impl PeerNetwork {
             .map(|paths| paths.load())
             .transpose()
             .map_err(|e| Error::Config(format!("peer TLS: {e}")))?;
-        Ok(Self { tls })
+        Ok(Self {
+            tls,
+            channels: Arc::default(),
+        })
+    }
+
+    /// The client for the peer at `url`, shared by every caller; it connects on first use
+    /// and reconnects after the connection breaks.
+    pub fn client(&self, url: &str) -> Result<RaftTransportClient<Channel>> {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = channels.get(url) {
+            return Ok(client.clone());
+        }
+        let client = self.dial(url)?;
+        channels.insert(url.to_string(), client.clone());
+        Ok(client)
     }
 
     /// A lazily connecting client for the peer at `url`.
-    pub fn client(&self, url: &str) -> Result<RaftTransportClient<Channel>> {
+    fn dial(&self, url: &str) -> Result<RaftTransportClient<Channel>> {
         let bad = |e: &dyn std::fmt::Display| Error::Config(format!("peer URL {url}: {e}"));
         let mut endpoint = Endpoint::from_shared(url.to_string())
             .map_err(|e| bad(&e))?

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use etcd_client::proto::PbResponseHeader;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
@@ -13,6 +14,8 @@ use crate::log_store::LogStore;
 use crate::metrics::StoreMetrics;
 use crate::mvcc::{Request, Response};
 use crate::network::{ForwardReply, Forwarded, MemberChange, PeerNetwork};
+use crate::proposer::Proposer;
+use crate::read_index::{ReadIndex, ReadIndexBatcher};
 use crate::state_machine::StateMachine;
 use crate::types::{Member, NodeId, Raft};
 
@@ -61,7 +64,14 @@ pub struct RaftNode {
     pub metrics: StoreMetrics,
     peers: PeerNetwork,
     /// How long a request waits for a leader to appear or a read index to be applied.
-    request_timeout: std::time::Duration,
+    request_timeout: Duration,
+    /// Read indexes confirmed by this member as leader (its own reads and followers').
+    leader_reads: ReadIndexBatcher,
+    /// Read indexes for this member's linearizable reads: from itself when it leads, else
+    /// asked of the leader, one request per batch of reads.
+    reads: ReadIndexBatcher,
+    /// Batches the writes this member proposes as leader (group commit).
+    proposer: Proposer,
 }
 
 impl RaftNode {
@@ -104,38 +114,53 @@ impl RaftNode {
                 .await
                 .map_err(|e| Error::Raft(e.to_string()))?;
         }
+        let request_timeout = Duration::from_millis(settings.election_timeout_ms * 5);
+        let leader_reads = {
+            let raft = raft.clone();
+            ReadIndexBatcher::new("leader", move || {
+                let raft = raft.clone();
+                async move { leader_read_index(&raft).await }
+            })
+        };
+        let reads = {
+            let (raft, peers, local) = (raft.clone(), peers.clone(), leader_reads.clone());
+            ReadIndexBatcher::new("member", move || {
+                let (raft, peers, local) = (raft.clone(), peers.clone(), local.clone());
+                async move {
+                    let (leader, member) = wait_for_leader(&raft, request_timeout).await?;
+                    if leader == id {
+                        return local.read_index().await;
+                    }
+                    match peers.forward(&member, Forwarded::ReadIndex).await {
+                        Ok(ForwardReply::ReadIndex(index)) => Ok(index),
+                        Ok(other) => Err(Error::corrupt(format!(
+                            "leader answered a read index with {other:?}"
+                        ))
+                        .into_etcd()),
+                        Err(e) => Err(e.into_etcd()),
+                    }
+                }
+            })
+        };
         Ok(Self {
             id,
             cluster_id,
+            proposer: Proposer::start(raft.clone()),
             raft,
             sm,
             db,
             metrics,
             peers,
-            request_timeout: std::time::Duration::from_millis(settings.election_timeout_ms * 5),
+            request_timeout,
+            leader_reads,
+            reads,
         })
     }
 
     /// The leader as this member knows it, waiting up to the request timeout for one to be
     /// elected.
     pub async fn leader(&self) -> Result<(NodeId, Member)> {
-        let deadline = tokio::time::Instant::now() + self.request_timeout;
-        let mut metrics = self.raft.metrics();
-        loop {
-            {
-                let m = metrics.borrow_and_update();
-                if let Some(leader) = m.current_leader
-                    && let Some(member) = m.membership_config.membership().get_node(&leader)
-                {
-                    return Ok((leader, member.clone()));
-                }
-            }
-            match tokio::time::timeout_at(deadline, metrics.changed()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(EtcdError::Stopped.into()),
-                Err(_) => return Err(EtcdError::NoLeader.into()),
-            }
-        }
+        Ok(wait_for_leader(&self.raft, self.request_timeout).await?)
     }
 
     /// Proposes a write and waits until it is applied (hence durable on a quorum). A follower
@@ -171,35 +196,17 @@ impl RaftNode {
         }
     }
 
-    /// Proposes a write on this member, which must lead.
+    /// Proposes a write on this member, which must lead, batched with the writes proposed
+    /// at the same time.
     pub async fn write_local(&self, req: Request) -> Result<Response> {
-        match self.raft.client_write(req).await {
-            Ok(resp) => Ok(resp.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
-                Err(EtcdError::NoLeader.into())
-            }
-            Err(RaftError::APIError(e)) => Err(Error::Raft(e.to_string())),
-            Err(RaftError::Fatal(_)) => Err(EtcdError::Stopped.into()),
-        }
+        Ok(self.proposer.propose(req).await?)
     }
 
     /// Waits until this member's state machine reflects every write committed before the call
     /// (raft's read index): what a linearizable read needs. A follower asks the leader for
     /// the index, then waits for its own state machine to reach it.
     pub async fn linearizable(&self) -> Result<()> {
-        let (leader, member) = self.leader().await?;
-        let index = if leader == self.id {
-            self.read_index_local().await?
-        } else {
-            match self.peers.forward(&member, Forwarded::ReadIndex).await? {
-                ForwardReply::ReadIndex(index) => index,
-                other => {
-                    return Err(Error::corrupt(format!(
-                        "leader answered a read index with {other:?}"
-                    )));
-                }
-            }
-        };
+        let index = self.reads.read_index().await?;
         if index.is_some() {
             self.raft
                 .wait(Some(self.request_timeout))
@@ -213,16 +220,7 @@ impl RaftNode {
     /// The read index on this member, which must lead: the log index every earlier write is
     /// at or below, once a quorum has confirmed this member still leads.
     pub async fn read_index_local(&self) -> Result<Option<u64>> {
-        match self.raft.get_read_log_id().await {
-            Ok((read, _applied)) => Ok(read.map(|l| l.index)),
-            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
-                Err(EtcdError::NoLeader.into())
-            }
-            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
-                Err(EtcdError::Timeout.into())
-            }
-            Err(RaftError::Fatal(_)) => Err(EtcdError::Stopped.into()),
-        }
+        Ok(self.leader_reads.read_index().await?)
     }
 
     /// Changes the cluster's membership through raft; a follower forwards it to the leader.
@@ -340,5 +338,39 @@ impl RaftNode {
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft did not stop cleanly");
         }
+    }
+}
+
+/// The leader as `raft` knows it, waiting up to `timeout` for one to be elected.
+async fn wait_for_leader(raft: &Raft, timeout: Duration) -> Result<(NodeId, Member), EtcdError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut metrics = raft.metrics();
+    loop {
+        {
+            let m = metrics.borrow_and_update();
+            if let Some(leader) = m.current_leader
+                && let Some(member) = m.membership_config.membership().get_node(&leader)
+            {
+                return Ok((leader, member.clone()));
+            }
+        }
+        match tokio::time::timeout_at(deadline, metrics.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err(EtcdError::Stopped),
+            Err(_) => return Err(EtcdError::NoLeader),
+        }
+    }
+}
+
+/// A read index from `raft`, which must lead: its commit index once a quorum has confirmed
+/// that it still leads.
+async fn leader_read_index(raft: &Raft) -> ReadIndex {
+    match raft.get_read_log_id().await {
+        Ok((read, _applied)) => Ok(read.map(|l| l.index)),
+        Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
+            Err(EtcdError::NoLeader)
+        }
+        Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => Err(EtcdError::Timeout),
+        Err(RaftError::Fatal(_)) => Err(EtcdError::Stopped),
     }
 }

@@ -38,17 +38,6 @@ fn reply<T: serde::Serialize, E: serde::Serialize>(
     Ok(Response::new(reply))
 }
 
-/// What a forwarded request's failure looks like to the follower's client.
-fn to_etcd(e: Error) -> EtcdError {
-    match e {
-        Error::Etcd(e) => e,
-        other => {
-            tracing::warn!(error = %other, "forwarded request failed");
-            EtcdError::Stopped
-        }
-    }
-}
-
 #[tonic::async_trait]
 impl RaftTransport for RaftService {
     async fn append_entries(
@@ -85,25 +74,25 @@ impl RaftTransport for RaftService {
                 .write_local(req)
                 .await
                 .map(ForwardReply::Write)
-                .map_err(to_etcd),
+                .map_err(Error::into_etcd),
             Forwarded::ReadIndex => self
                 .node
                 .read_index_local()
                 .await
                 .map(ForwardReply::ReadIndex)
-                .map_err(to_etcd),
+                .map_err(Error::into_etcd),
             Forwarded::ChangeMembers(change) => self
                 .node
                 .change_members_local(change)
                 .await
                 .map(|()| ForwardReply::Done)
-                .map_err(to_etcd),
+                .map_err(Error::into_etcd),
             Forwarded::LeaseKeepAlive(id) => self
                 .lessor
                 .keep_alive_local(id)
                 .await
                 .map(ForwardReply::Ttl)
-                .map_err(to_etcd),
+                .map_err(Error::into_etcd),
             Forwarded::LeaseRemaining(id) => Ok(ForwardReply::Ttl(self.lessor.remaining_local(id))),
         };
         // the outcome, success or etcd error, travels in the payload

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use common::Member;
 use etcd_client::{
-    Certificate, Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, Identity,
-    PutOptions, TlsOptions, Txn, TxnOp, WatchOptions,
+    Certificate, Client, Compare, CompareOp, EventType, GetOptions, Identity, PutOptions, Txn,
+    TxnOp, WatchOptions,
 };
 
 fn started() -> Member {
@@ -17,18 +17,7 @@ fn started() -> Member {
 }
 
 async fn try_connect(m: &Member, with_cert: bool) -> Result<Client, etcd_client::Error> {
-    let mut tls = TlsOptions::new()
-        .ca_certificate(Certificate::from_pem(m.ca_pem()))
-        .domain_name("localhost");
-    if with_cert {
-        let (cert, key) = m.client_pair_pem();
-        tls = tls.identity(Identity::from_pem(cert, key));
-    }
-    let opts = ConnectOptions::new()
-        .with_tls(tls)
-        .with_connect_timeout(Duration::from_secs(5))
-        .with_timeout(Duration::from_secs(10));
-    Client::connect([m.endpoint()], Some(opts)).await
+    m.client(with_cert).await
 }
 
 async fn connect(m: &Member, with_cert: bool) -> Client {

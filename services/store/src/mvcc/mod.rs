@@ -49,6 +49,9 @@ pub enum Request {
     LeaseRevoke {
         id: i64,
     },
+    /// Concurrent client writes proposed as one raft entry (group commit), applied in order,
+    /// each at its own revision as if proposed alone. Never nested.
+    Batch(Vec<Request>),
 }
 
 /// What applying a [`Request`] answered: the store's revision after it, and the outcome.
@@ -71,6 +74,8 @@ pub enum ResponseBody {
         ttl: i64,
     },
     LeaseRevoke,
+    /// The answers to a [`Request::Batch`], in its order.
+    Batch(Vec<Response>),
 }
 
 /// The changes one or more applied requests made, for the caller to persist atomically.
@@ -204,6 +209,17 @@ pub fn validate_txn(txn: &TxnRequest) -> Result<(), EtcdError> {
     Ok(())
 }
 
+/// Whether no branch of `txn`, nested ones included, writes: such a txn is a read, served
+/// from the applied state after a read index instead of through the raft log (as etcd's
+/// `IsTxnReadonly`).
+pub fn is_read_only(txn: &TxnRequest) -> bool {
+    txn.success.iter().chain(&txn.failure).all(|op| match op {
+        TxnOp::Range(_) => true,
+        TxnOp::Put(_) | TxnOp::DeleteRange(_) => false,
+        TxnOp::Txn(inner) => is_read_only(inner),
+    })
+}
+
 impl Mvcc {
     /// A keyspace rebuilt from persisted counters; feed it the history with
     /// [`Mvcc::restore_record`] and the leases with [`Mvcc::restore_lease`].
@@ -279,6 +295,22 @@ impl Mvcc {
         req: &RangeRequest,
     ) -> Result<RangeResponse> {
         self.range_in(history, None, req, self.current)
+    }
+
+    /// A read-only txn ([`is_read_only`]) against the persisted state.
+    pub fn read_txn<H: History + ?Sized>(
+        &self,
+        history: &H,
+        txn: &TxnRequest,
+    ) -> Result<TxnResponse> {
+        let reader = TxnReader {
+            mvcc: self,
+            history,
+            ws: None,
+            view: self.current,
+        };
+        let path = reader.decide(txn)?;
+        reader.run_reads(txn, &path, &mut 0)
     }
 
     fn range_in<H: History + ?Sized>(
@@ -384,7 +416,9 @@ impl Mvcc {
     ) -> Result<Response> {
         let result = match req {
             Request::Put(put) => self
-                .write(history, ws, |w| w.check_put(put).and_then(|()| w.put(put)))
+                .write(history, ws, |w| {
+                    w.reader().check_put(put).and_then(|()| w.put(put))
+                })
                 .map(|r| r.map(ResponseBody::Put)),
             Request::DeleteRange(del) => self
                 .write(history, ws, |w| w.delete_range(del))
@@ -397,6 +431,16 @@ impl Mvcc {
             }
             Request::LeaseGrant { id, ttl } => Ok(self.grant(ws, *id, *ttl)),
             Request::LeaseRevoke { id } => self.revoke(history, ws, *id),
+            Request::Batch(requests) => {
+                let mut responses = Vec::with_capacity(requests.len());
+                for req in requests {
+                    if matches!(req, Request::Batch(_)) {
+                        return Err(Error::corrupt("a batch nested in a batch"));
+                    }
+                    responses.push(self.apply(history, ws, req)?);
+                }
+                Ok(Ok(ResponseBody::Batch(responses)))
+            }
         }?;
         Ok(Response {
             revision: self.current,
@@ -566,22 +610,6 @@ impl<H: History + ?Sized> WriteTxn<'_, H> {
         }
     }
 
-    /// etcd's `checkPut`: the lease exists, and a key whose value or lease is kept exists.
-    fn check_put(&self, put: &PutRequest) -> Result<()> {
-        if put.key.is_empty() {
-            return Err(EtcdError::EmptyKey.into());
-        }
-        if (put.ignore_value || put.ignore_lease)
-            && self.mvcc.index.get(&put.key, self.view()).is_none()
-        {
-            return Err(EtcdError::KeyNotFound.into());
-        }
-        if !put.ignore_lease && put.lease != 0 && !self.mvcc.leases.contains_key(&put.lease) {
-            return Err(EtcdError::LeaseNotFound.into());
-        }
-        Ok(())
-    }
-
     fn put(&mut self, put: &PutRequest) -> Result<PutResponse> {
         let view = self.view();
         let prev_at = self.mvcc.index.get(&put.key, view);
@@ -648,6 +676,102 @@ impl<H: History + ?Sized> WriteTxn<'_, H> {
         Ok(resp)
     }
 
+    /// What a txn's reads see: the state as this write has left it so far.
+    fn reader(&self) -> TxnReader<'_, H> {
+        TxnReader {
+            mvcc: &*self.mvcc,
+            history: self.history,
+            ws: Some(&*self.ws),
+            view: self.view(),
+        }
+    }
+
+    fn txn(&mut self, txn: &TxnRequest) -> Result<TxnResponse> {
+        let path = self.reader().decide(txn)?;
+        self.run_path(txn, &path, &mut 0)
+    }
+
+    fn run_path(
+        &mut self,
+        txn: &TxnRequest,
+        path: &[bool],
+        pos: &mut usize,
+    ) -> Result<TxnResponse> {
+        let (succeeded, branch) = take_branch(txn, path, pos);
+        let mut responses = Vec::with_capacity(branch.len());
+        for op in branch {
+            responses.push(match op {
+                TxnOp::Range(r) => TxnOpResponse::Range(self.reader().range(r)?),
+                TxnOp::Put(p) => TxnOpResponse::Put(self.put(p)?),
+                TxnOp::DeleteRange(d) => TxnOpResponse::DeleteRange(self.delete_range(d)?),
+                TxnOp::Txn(inner) => TxnOpResponse::Txn(self.run_path(inner, path, pos)?),
+            });
+        }
+        Ok(TxnResponse {
+            succeeded,
+            responses,
+        })
+    }
+}
+
+/// The reading side of a txn: compares, checks and ranges, at `view` over the history and
+/// the not-yet-persisted writes of the batch being applied.
+struct TxnReader<'a, H: ?Sized> {
+    mvcc: &'a Mvcc,
+    history: &'a H,
+    ws: Option<&'a WriteSet>,
+    view: i64,
+}
+
+impl<H: History + ?Sized> TxnReader<'_, H> {
+    /// The branch taken at each txn along the way (pre-order), once checked as etcd checks
+    /// it before running anything.
+    fn decide(&self, txn: &TxnRequest) -> Result<Vec<bool>> {
+        let mut path = Vec::new();
+        self.compare_path(txn, &mut path)?;
+        self.check_path(txn, &path, &mut 0)?;
+        Ok(path)
+    }
+
+    /// etcd's `checkPut`: the lease exists, and a key whose value or lease is kept exists.
+    fn check_put(&self, put: &PutRequest) -> Result<()> {
+        if put.key.is_empty() {
+            return Err(EtcdError::EmptyKey.into());
+        }
+        if (put.ignore_value || put.ignore_lease)
+            && self.mvcc.index.get(&put.key, self.view).is_none()
+        {
+            return Err(EtcdError::KeyNotFound.into());
+        }
+        if !put.ignore_lease && put.lease != 0 && !self.mvcc.leases.contains_key(&put.lease) {
+            return Err(EtcdError::LeaseNotFound.into());
+        }
+        Ok(())
+    }
+
+    fn range(&self, r: &RangeRequest) -> Result<RangeResponse> {
+        self.mvcc.range_in(self.history, self.ws, r, self.view)
+    }
+
+    /// Runs the chosen branches of a txn without writes.
+    fn run_reads(&self, txn: &TxnRequest, path: &[bool], pos: &mut usize) -> Result<TxnResponse> {
+        let (succeeded, branch) = take_branch(txn, path, pos);
+        let mut responses = Vec::with_capacity(branch.len());
+        for op in branch {
+            responses.push(match op {
+                TxnOp::Range(r) => TxnOpResponse::Range(self.range(r)?),
+                TxnOp::Txn(inner) => TxnOpResponse::Txn(self.run_reads(inner, path, pos)?),
+                TxnOp::Put(_) | TxnOp::DeleteRange(_) => {
+                    return Err(Error::corrupt("a write in a read-only txn"));
+                }
+            });
+        }
+        Ok(TxnResponse {
+            succeeded,
+            responses,
+        })
+    }
+
     /// Evaluates every compare of `txn` and its nested txns against the state before any
     /// change, in pre-order, as etcd's `compareToPath`.
     fn compare_path(&self, txn: &TxnRequest, path: &mut Vec<bool>) -> Result<()> {
@@ -669,13 +793,13 @@ impl<H: History + ?Sized> WriteTxn<'_, H> {
     }
 
     fn compare(&self, c: &Compare) -> Result<bool> {
-        let view = self.view();
+        let view = self.view;
         let needs_value = matches!(c.target, CompareTarget::Value(_) | CompareTarget::Lease(_));
         let mut any = false;
         for (key, at) in self.mvcc.index.range(&c.key, &c.range_end, view) {
             any = true;
             let kv = if needs_value {
-                fetch(self.history, Some(&*self.ws), at.modified)?
+                fetch(self.history, self.ws, at.modified)?
             } else {
                 KeyValue {
                     key: key.to_vec(),
@@ -716,49 +840,20 @@ impl<H: History + ?Sized> WriteTxn<'_, H> {
         }
         Ok(())
     }
+}
 
-    fn txn(&mut self, txn: &TxnRequest) -> Result<TxnResponse> {
-        let mut path = Vec::new();
-        self.compare_path(txn, &mut path)?;
-        self.check_path(txn, &path, &mut 0)?;
-        self.run_path(txn, &path, &mut 0)
-    }
-
-    fn run_path(
-        &mut self,
-        txn: &TxnRequest,
-        path: &[bool],
-        pos: &mut usize,
-    ) -> Result<TxnResponse> {
-        let succeeded = path[*pos];
-        *pos += 1;
-        let branch = if succeeded {
+/// The branch `path` chose for `txn`, the next one in pre-order at `pos`.
+fn take_branch<'t>(txn: &'t TxnRequest, path: &[bool], pos: &mut usize) -> (bool, &'t [TxnOp]) {
+    let succeeded = path[*pos];
+    *pos += 1;
+    (
+        succeeded,
+        if succeeded {
             &txn.success
         } else {
             &txn.failure
-        };
-        let mut responses = Vec::with_capacity(branch.len());
-        for op in branch {
-            responses.push(match op {
-                TxnOp::Range(r) => {
-                    let view = self.view();
-                    TxnOpResponse::Range(self.mvcc.range_in(
-                        self.history,
-                        Some(&*self.ws),
-                        r,
-                        view,
-                    )?)
-                }
-                TxnOp::Put(p) => TxnOpResponse::Put(self.put(p)?),
-                TxnOp::DeleteRange(d) => TxnOpResponse::DeleteRange(self.delete_range(d)?),
-                TxnOp::Txn(inner) => TxnOpResponse::Txn(self.run_path(inner, path, pos)?),
-            });
-        }
-        Ok(TxnResponse {
-            succeeded,
-            responses,
-        })
-    }
+        },
+    )
 }
 
 /// Replays history for a watch: the events in `[key, range_end)` among `records`, in order.

@@ -233,6 +233,24 @@ impl Member {
         String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
+    /// An `etcd-client` connection to this member over TLS, presenting the client
+    /// certificate when `with_cert`.
+    pub async fn client(&self, with_cert: bool) -> Result<etcd_client::Client, etcd_client::Error> {
+        use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
+        let mut tls = TlsOptions::new()
+            .ca_certificate(Certificate::from_pem(self.ca_pem()))
+            .domain_name("localhost");
+        if with_cert {
+            let (cert, key) = self.client_pair_pem();
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        let opts = ConnectOptions::new()
+            .with_tls(tls)
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(10));
+        etcd_client::Client::connect([self.endpoint()], Some(opts)).await
+    }
+
     pub fn ca_pem(&self) -> String {
         std::fs::read_to_string(self.layout().ca_cert()).expect("ca")
     }
