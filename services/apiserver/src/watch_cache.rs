@@ -365,13 +365,13 @@ impl WatchCache {
     }
 
     /// Current objects the filter selects, and the revision they are current at.
-    pub fn snapshot(&self, filter: &WatchFilter) -> (Vec<Value>, i64) {
+    pub fn snapshot(&self, filter: &WatchFilter) -> (Vec<Arc<Value>>, i64) {
         let state = self.lock();
         let items = state
             .objects
             .values()
             .filter(|o| filter.matches(o))
-            .map(|o| (**o).clone())
+            .cloned()
             .collect();
         (items, state.revision)
     }

@@ -1,5 +1,6 @@
 //! Lists bigger than gRPC's default 4 MiB message: a quorum list reads the whole
-//! range from the store in one answer, as kube-apiserver does, and must not fail.
+//! range from the store in one answer, as kube-apiserver does, and must not fail; a
+//! cached one (resourceVersion=0) is written from the cache's shared objects.
 
 mod common;
 
@@ -30,8 +31,17 @@ async fn a_quorum_list_past_four_mebibytes_is_served() {
             .await
             .unwrap();
         assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text());
-        let items = r.json()["items"].as_array().unwrap().len();
-        assert_eq!(items, 6, "{query}");
+        let list = r.json();
+        assert_eq!(list["kind"], "ConfigMapList", "{query}");
+        assert_eq!(list["apiVersion"], "v1", "{query}");
+        assert!(list["metadata"]["resourceVersion"].is_string(), "{query}");
+        let items = list["items"].as_array().unwrap();
+        assert_eq!(items.len(), 6, "{query}");
+        for item in items {
+            // List items carry no type, from the cache as from the store.
+            assert!(item.get("kind").is_none() && item.get("apiVersion").is_none());
+            assert_eq!(item["data"]["blob"].as_str().map(str::len), Some(1024 * 1024));
+        }
     }
     cluster.stop().await.unwrap();
 }

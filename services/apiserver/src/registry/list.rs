@@ -303,3 +303,60 @@ mod tests {
         }
     }
 }
+
+/// A list answered from the watch cache: the cache's own objects, shared. It
+/// serializes as the `<Kind>List` upstream sends, items without kind and apiVersion.
+#[derive(Debug)]
+pub struct CachedList {
+    /// The resource listed.
+    pub resource: &'static rudder_api::resource::ResourceInfo,
+    /// The cache's revision.
+    pub revision: i64,
+    /// The matching objects.
+    pub items: Vec<std::sync::Arc<serde_json::Value>>,
+}
+
+impl serde::Serialize for CachedList {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        // Keys in the order a `Value` map writes them (sorted), so both paths agree.
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("apiVersion", &self.resource.api_version())?;
+        map.serialize_entry("items", &ItemsWithoutType(&self.items))?;
+        map.serialize_entry("kind", &format!("{}List", self.resource.kind))?;
+        map.serialize_entry(
+            "metadata",
+            &serde_json::json!({"resourceVersion": self.revision.to_string()}),
+        )?;
+        map.end()
+    }
+}
+
+struct ItemsWithoutType<'a>(&'a [std::sync::Arc<serde_json::Value>]);
+
+impl serde::Serialize for ItemsWithoutType<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|item| WithoutType(item)))
+    }
+}
+
+/// An object as a list item: without `kind` and `apiVersion`, as upstream encodes
+/// list items.
+struct WithoutType<'a>(&'a serde_json::Value);
+
+impl serde::Serialize for WithoutType<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(object) = self.0.as_object() else {
+            return self.0.serialize(serializer);
+        };
+        let fields = object
+            .iter()
+            .filter(|(k, _)| k.as_str() != "kind" && k.as_str() != "apiVersion");
+        let mut map = serializer.serialize_map(None)?;
+        for (k, v) in fields {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}

@@ -439,6 +439,48 @@ impl Registry {
 
     /// `list`: a `<Kind>List` of the collection's objects matching the selectors,
     /// paginated by `limit`/`continue` at one consistent revision.
+    /// A `resourceVersion=0` list from the watch cache, as JSON bytes written
+    /// straight from the cache's shared objects (a 10,000-pod list is 12 MB: copying
+    /// it into a new `Value` first cost more than the rest of the request). `None`
+    /// when the list is not one the cache answers.
+    pub async fn list_cached_json(
+        &self,
+        ctx: &RequestContext,
+        c: &CollectionRef,
+        options: &ListOptions,
+    ) -> Result<Option<Vec<u8>>> {
+        verb_allowed(c.resource, Verb::List)?;
+        self.authorize_collection(ctx, Verb::List, c)?;
+        match self.cached_list(c, options).await? {
+            Some(list) => serde_json::to_vec(&list)
+                .map(Some)
+                .map_err(|e| Error::Internal(format!("encoding a list: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// resourceVersion=0 with no continue token: any recent state will do, and the
+    /// cache has one.
+    async fn cached_list(
+        &self,
+        c: &CollectionRef,
+        options: &ListOptions,
+    ) -> Result<Option<list::CachedList>> {
+        if options.read_at != ReadAt::Any
+            || options.continue_from.is_some()
+            || self.caches.is_none()
+        {
+            return Ok(None);
+        }
+        let cache = self.cache(c.resource).await?;
+        let (items, revision) = cache.snapshot(&self.filter(c, options));
+        Ok(Some(list::CachedList {
+            resource: c.resource,
+            revision,
+            items,
+        }))
+    }
+
     pub async fn list(
         &self,
         ctx: &RequestContext,
@@ -447,25 +489,9 @@ impl Registry {
     ) -> Result<Value> {
         verb_allowed(c.resource, Verb::List)?;
         self.authorize_collection(ctx, Verb::List, c)?;
-        if options.read_at == ReadAt::Any
-            && options.continue_from.is_none()
-            && self.caches.is_some()
-        {
-            // resourceVersion=0: any recent state will do; the cache has one.
-            let cache = self.cache(c.resource).await?;
-            let (mut items, revision) = cache.snapshot(&self.filter(c, options));
-            for item in &mut items {
-                if let Some(map) = item.as_object_mut() {
-                    map.remove("kind");
-                    map.remove("apiVersion");
-                }
-            }
-            return Ok(json!({
-                "kind": format!("{}List", c.resource.kind),
-                "apiVersion": c.resource.api_version(),
-                "metadata": {"resourceVersion": revision.to_string()},
-                "items": items,
-            }));
+        if let Some(list) = self.cached_list(c, options).await? {
+            return serde_json::to_value(&list)
+                .map_err(|e| Error::Internal(format!("encoding a list: {e}")));
         }
         let prefix = keys::list_prefix(c.resource, c.namespace.as_deref())?;
         // The token's start is relative to the resource root, so that a token from an

@@ -171,6 +171,19 @@ pub fn object_response(
             "application/yaml",
         ),
     };
+    with_content_type(status, bytes, content_type)
+}
+
+/// A response of JSON bytes made elsewhere (a cached list).
+pub fn json_response(status: StatusCode, bytes: Vec<u8>) -> Response<Body> {
+    with_content_type(status, bytes, "application/json")
+}
+
+fn with_content_type(
+    status: StatusCode,
+    bytes: Vec<u8>,
+    content_type: &'static str,
+) -> Response<Body> {
     let mut response = Response::new(full(bytes));
     *response.status_mut() = status;
     response
