@@ -522,7 +522,43 @@ fn volumes(p: &mut Page, level: usize, list: Option<&Value>) {
             .and_then(|m| m.iter().find(|(k, _)| k.as_str() != "name"))
             .map(|(k, _)| k.as_str())
             .unwrap_or("");
-        p.field(level + 2, "Type", source);
+        if source == "projected" {
+            projected(p, level + 2, v.get("projected"));
+        } else {
+            p.field(level + 2, "Type", source);
+        }
+    }
+}
+
+/// A projected volume as kubectl describes it: one line or two per source.
+fn projected(p: &mut Page, level: usize, volume: Option<&Value>) {
+    p.field(
+        level,
+        "Type",
+        "Projected (a volume that contains injected data from multiple sources)",
+    );
+    let sources = volume
+        .and_then(|v| v.get("sources"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let optional = |v: &Value| v.get("optional").and_then(Value::as_bool).unwrap_or(false);
+    for source in sources {
+        if let Some(secret) = source.get("secret") {
+            p.field(level, "SecretName", s(secret, "/name"));
+            p.field(level, "Optional", &optional(secret).to_string());
+        } else if source.get("downwardAPI").is_some() {
+            p.field(level, "DownwardAPI", "true");
+        } else if let Some(cm) = source.get("configMap") {
+            p.field(level, "ConfigMapName", s(cm, "/name"));
+            p.field(level, "Optional", &optional(cm).to_string());
+        } else if let Some(token) = source.get("serviceAccountToken") {
+            let seconds = token
+                .get("expirationSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(3600);
+            p.field(level, "TokenExpirationSeconds", &seconds.to_string());
+        }
     }
 }
 
