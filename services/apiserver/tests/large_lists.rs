@@ -40,7 +40,10 @@ async fn a_quorum_list_past_four_mebibytes_is_served() {
         for item in items {
             // List items carry no type, from the cache as from the store.
             assert!(item.get("kind").is_none() && item.get("apiVersion").is_none());
-            assert_eq!(item["data"]["blob"].as_str().map(str::len), Some(1024 * 1024));
+            assert_eq!(
+                item["data"]["blob"].as_str().map(str::len),
+                Some(1024 * 1024)
+            );
         }
     }
     cluster.stop().await.unwrap();
