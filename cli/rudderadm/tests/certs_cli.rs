@@ -100,6 +100,7 @@ fn certs_writes_the_kubeadm_layout_with_private_files_0600() {
         "pki/ca.crt",
         "pki/apiserver.crt",
         "pki/apiserver-etcd-client.crt",
+        "pki/apiserver-kubelet-client.crt",
         "pki/sa.pub",
         "pki/store/s1.crt",
         "pki/store/s2.crt",
@@ -110,6 +111,7 @@ fn certs_writes_the_kubeadm_layout_with_private_files_0600() {
         "pki/ca.key",
         "pki/apiserver.key",
         "pki/apiserver-etcd-client.key",
+        "pki/apiserver-kubelet-client.key",
         "pki/sa.key",
         "pki/store/s1.key",
         "pki/store/s2.key",
@@ -139,6 +141,11 @@ fn certs_writes_the_kubeadm_layout_with_private_files_0600() {
         ("proxy", "system:kube-proxy", &[]),
         ("kubelet-node-1", "system:node:node-1", &["system:nodes"]),
         ("apiserver-etcd-client", "kube-apiserver-etcd-client", &[]),
+        (
+            "apiserver-kubelet-client",
+            "kube-apiserver-kubelet-client",
+            &[],
+        ),
     ];
     for (name, user, groups) in expected {
         let cert = d.join(format!("pki/{name}.crt"));

@@ -8,6 +8,7 @@
 //! pki/ca.crt, ca.key                         cluster CA (ECDSA P-256, 10 years)
 //! pki/apiserver.crt, .key                    API server serving cert
 //! pki/apiserver-etcd-client.crt, .key        API server -> store client (CN kube-apiserver-etcd-client)
+//! pki/apiserver-kubelet-client.crt, .key     API server -> kubelets (CN kube-apiserver-kubelet-client)
 //! pki/sa.key, sa.pub                         service-account token signing pair (ES256)
 //! pki/store/<member>.crt, .key               store member, server + peer
 //! pki/<name>.crt, .key                       client identities, same as in the kubeconfigs:
@@ -163,6 +164,11 @@ impl CertsLayout {
         self.tls_of(self.pair("apiserver-etcd-client"))
     }
 
+    /// TLS of the API server as a client of kubelets (pods/log, exec, port-forward).
+    pub fn apiserver_kubelet_client_tls(&self) -> TlsPaths {
+        self.tls_of(self.pair("apiserver-kubelet-client"))
+    }
+
     /// TLS of a store member (serving clients and dialing peers).
     pub fn store_member_tls(&self, member: &str) -> TlsPaths {
         self.tls_of(self.store_member_pair(member))
@@ -244,6 +250,13 @@ pub fn write_cluster_certs(options: &CertsOptions) -> Result<CertsReport, PkiErr
     let (cert, key) = layout.pair("apiserver-etcd-client");
     run.ensure_pair(&cert, &key, || {
         ca.issue_client("kube-apiserver-etcd-client", &[] as &[&str], leaf)
+    })?;
+
+    // No organization: kubelets authorize it through RBAC (`system:kubelet-api-admin`),
+    // not as a cluster admin (kubeadm since 1.29 also keeps it out of system:masters).
+    let (cert, key) = layout.pair("apiserver-kubelet-client");
+    run.ensure_pair(&cert, &key, || {
+        ca.issue_client("kube-apiserver-kubelet-client", &[] as &[&str], leaf)
     })?;
 
     run.ensure_service_account_key(&layout)?;

@@ -115,6 +115,16 @@ pub struct Flags {
         default_value_t = 200
     )]
     pub max_mutating_requests_inflight: usize,
+    /// Client certificate the API server presents to kubelets.
+    #[arg(long, env = "RUDDER_APISERVER_KUBELET_CLIENT_CERTIFICATE")]
+    pub kubelet_client_certificate: Option<PathBuf>,
+    /// Key of `--kubelet-client-certificate`.
+    #[arg(long, env = "RUDDER_APISERVER_KUBELET_CLIENT_KEY")]
+    pub kubelet_client_key: Option<PathBuf>,
+    /// CA bundle kubelets' serving certificates are verified against (default:
+    /// `--client-ca-file`; upstream skips verification without it, Rudder does not).
+    #[arg(long, env = "RUDDER_APISERVER_KUBELET_CERTIFICATE_AUTHORITY")]
+    pub kubelet_certificate_authority: Option<PathBuf>,
     /// `text` or `json` log lines on stderr.
     #[arg(long, env = "RUDDER_APISERVER_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
@@ -167,6 +177,8 @@ pub struct Config {
     pub authorization_modes: Vec<String>,
     /// `--max-requests-inflight`, `--max-mutating-requests-inflight`.
     pub max_inflight: (usize, usize),
+    /// How to reach kubelets: their CA and this server's client identity, if any.
+    pub kubelet: KubeletTls,
     /// `--audit-log-path`.
     pub audit_log_path: Option<PathBuf>,
     /// When and how the audit log rotates.
@@ -177,6 +189,16 @@ pub struct Config {
     pub watch_bookmark_interval: std::time::Duration,
     /// Events each watch cache keeps for resuming watchers (not a flag; tests shrink it).
     pub watch_history: usize,
+}
+
+/// TLS towards kubelets (`--kubelet-certificate-authority`,
+/// `--kubelet-client-certificate`, `--kubelet-client-key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubeletTls {
+    /// CA bundle for kubelets' serving certificates.
+    pub ca: PathBuf,
+    /// Certificate and key presented to kubelets.
+    pub identity: Option<(PathBuf, PathBuf)>,
 }
 
 /// A flag combination that parses but makes no sense; one line, exit 2.
@@ -243,6 +265,21 @@ impl Config {
                 )));
             }
         }
+        let kubelet_identity = match (flags.kubelet_client_certificate, flags.kubelet_client_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError(
+                    "--kubelet-client-certificate and --kubelet-client-key go together".into(),
+                ));
+            }
+        };
+        let kubelet = KubeletTls {
+            ca: flags
+                .kubelet_certificate_authority
+                .unwrap_or_else(|| flags.client_ca_file.clone()),
+            identity: kubelet_identity,
+        };
         Ok(Config {
             bind: SocketAddr::new(flags.bind_address, flags.secure_port),
             tls: TlsPaths::new(
@@ -264,6 +301,7 @@ impl Config {
                 flags.max_requests_inflight,
                 flags.max_mutating_requests_inflight,
             ),
+            kubelet,
             audit_log_path: flags.audit_log_path,
             audit_rotation: crate::audit::Rotation {
                 max_bytes: flags.audit_log_maxsize.saturating_mul(1024 * 1024),
@@ -301,6 +339,13 @@ mod tests {
         assert_eq!(c.service_node_port_range, (30000, 32767));
         assert_eq!(c.service_cluster_ip_range, "10.96.0.0/12".parse().unwrap());
         assert_eq!(c.authorization_modes, ["AlwaysAllow"]);
+        assert_eq!(
+            c.kubelet,
+            KubeletTls {
+                ca: PathBuf::from("ca.crt"),
+                identity: None
+            }
+        );
     }
 
     #[test]
@@ -320,6 +365,9 @@ mod tests {
             "--audit-log-path=/tmp/audit.log",
             "--audit-log-maxsize=100",
             "--audit-log-maxbackup=3",
+            "--kubelet-client-certificate=k.crt",
+            "--kubelet-client-key=k.key",
+            "--kubelet-certificate-authority=kubelet-ca.crt",
         ])
         .unwrap()
         .unwrap();
@@ -328,6 +376,13 @@ mod tests {
         assert_eq!(c.service_node_port_range, (31000, 31010));
         assert_eq!(c.authorization_modes, ["Node", "RBAC"]);
         assert_eq!(c.audit_log_path, Some(PathBuf::from("/tmp/audit.log")));
+        assert_eq!(
+            c.kubelet,
+            KubeletTls {
+                ca: PathBuf::from("kubelet-ca.crt"),
+                identity: Some((PathBuf::from("k.crt"), PathBuf::from("k.key")))
+            }
+        );
         assert_eq!(
             c.audit_rotation,
             crate::audit::Rotation {
@@ -350,6 +405,8 @@ mod tests {
             &["--service-cluster-ip-range=10.0.0.0/31"],
             &["--service-node-port-range=5-1"],
             &["--authorization-mode=ABAC"],
+            &["--kubelet-client-certificate=k.crt"],
+            &["--kubelet-client-key=k.key"],
         ] {
             assert!(parse(bad).unwrap().is_err(), "{bad:?}");
         }

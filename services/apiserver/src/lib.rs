@@ -170,7 +170,14 @@ pub async fn serve(
     let address = listener
         .local_addr()
         .map_err(|e| Error::Startup(format!("listener address: {e}")))?;
-    let kubelet = pod_logs::KubeletClient::trusting(&config.tls.ca)?;
+    let kubelet = pod_logs::KubeletClient::new(
+        &config.kubelet.ca,
+        config
+            .kubelet
+            .identity
+            .as_ref()
+            .map(|(cert, key)| (cert.as_path(), key.as_path())),
+    )?;
     let api = server::Services {
         rest: RestApi::new(
             registry.clone(),

@@ -199,8 +199,8 @@ pub fn kubelet_endpoint(node: &Value) -> Result<(String, u16)> {
 }
 
 /// The API server's HTTPS client for kubelets: verifies the kubelet's serving
-/// certificate against the cluster CA. It presents no client certificate yet:
-/// `rudderadm certs` issues no apiserver-kubelet-client identity so far.
+/// certificate against a CA bundle and, when given one, presents the
+/// `kube-apiserver-kubelet-client` identity (`--kubelet-client-certificate/-key`).
 #[derive(Clone)]
 pub struct KubeletClient {
     tls: Arc<rustls::ClientConfig>,
@@ -213,20 +213,30 @@ impl std::fmt::Debug for KubeletClient {
 }
 
 impl KubeletClient {
-    /// A client that trusts the CA bundle at `ca_file` for kubelets' certificates.
-    pub fn trusting(ca_file: &Path) -> Result<KubeletClient> {
+    /// A client that trusts the CA bundle at `ca_file` for kubelets' certificates
+    /// and presents `identity` (certificate, key) when one is given.
+    pub fn new(ca_file: &Path, identity: Option<(&Path, &Path)>) -> Result<KubeletClient> {
         rudder_pki::install_crypto_provider();
         let bad = |what: String| Error::Startup(format!("kubelet client TLS: {what}"));
-        let pem = std::fs::read(ca_file).map_err(|e| bad(format!("{}: {e}", ca_file.display())))?;
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            roots
-                .add(cert.map_err(|_| bad("the CA is not PEM".into()))?)
-                .map_err(|e| bad(e.to_string()))?;
-        }
-        let mut config = rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let mut config = match identity {
+            Some((cert, key)) => {
+                let paths = rudder_pki::TlsPaths::new(ca_file, cert, key);
+                (*paths.client_config().map_err(|e| bad(e.to_string()))?).clone()
+            }
+            None => {
+                let pem = std::fs::read(ca_file)
+                    .map_err(|e| bad(format!("{}: {e}", ca_file.display())))?;
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(&pem) {
+                    roots
+                        .add(cert.map_err(|_| bad("the CA is not PEM".into()))?)
+                        .map_err(|e| bad(e.to_string()))?;
+                }
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth()
+            }
+        };
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(KubeletClient {
             tls: Arc::new(config),

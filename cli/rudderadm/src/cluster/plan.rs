@@ -150,6 +150,7 @@ pub fn plan(
     if available(&apiserver) {
         let serving = layout.apiserver_tls();
         let etcd = layout.apiserver_etcd_client_tls();
+        let kubelet = layout.apiserver_kubelet_client_tls();
         let (sa_key, sa_pub) = layout.service_account_pair();
         components.push(ComponentSpec {
             name: "rudder-apiserver",
@@ -164,6 +165,8 @@ pub fn plan(
                 format!("--tls-cert-file={}", path(serving.cert.clone())),
                 format!("--tls-private-key-file={}", path(serving.key.clone())),
                 format!("--client-ca-file={}", path(serving.ca.clone())),
+                format!("--kubelet-client-certificate={}", path(kubelet.cert)),
+                format!("--kubelet-client-key={}", path(kubelet.key)),
                 format!("--service-account-key-file={}", path(sa_pub)),
                 format!("--service-account-signing-key-file={}", path(sa_key)),
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_string(),

@@ -1,8 +1,9 @@
 //! `logs` end to end: rudderctl (gRPC `Logs`) and kubectl (REST `pods/log`) against
 //! the real API server, which proxies to the node's kubelet over HTTPS. No kubelet
 //! exists yet, so a small HTTPS server with a certificate from the cluster CA plays
-//! it: the one stand-in here, for a component not built yet. It records what the
-//! API server asked and answers as the kubelet does.
+//! it: the one stand-in here, for a component not built yet. As a kubelet, it demands
+//! a client certificate from the cluster CA; it records who asked what and answers
+//! as the kubelet does.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -21,6 +22,8 @@ struct FakeKubelet {
     port: u16,
     /// Path and query of every request, in order.
     requests: Arc<Mutex<Vec<String>>>,
+    /// The user of each request's client certificate, in order.
+    clients: Arc<Mutex<Vec<String>>>,
     /// A follow stream sends its second line once released.
     release: Arc<tokio::sync::Semaphore>,
     runtime: tokio::runtime::Runtime,
@@ -43,8 +46,15 @@ impl FakeKubelet {
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
         let key = PrivateKeyDer::from_pem_slice(cert.key.expose_pem().as_bytes()).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        for ca_cert in CertificateDer::pem_file_iter(cluster_dir.join("pki/ca.crt")).unwrap() {
+            roots.add(ca_cert.unwrap()).unwrap();
+        }
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .unwrap();
         let tls = rustls::ServerConfig::builder()
-            .with_no_client_auth()
+            .with_client_cert_verifier(verifier)
             .with_single_cert(chain, key)
             .unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
@@ -58,15 +68,21 @@ impl FakeKubelet {
             .block_on(tokio::net::TcpListener::bind(("127.0.0.1", port)))
             .unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let clients = Arc::new(Mutex::new(Vec::new()));
         let release = Arc::new(tokio::sync::Semaphore::new(0));
-        let (seen, gate) = (requests.clone(), release.clone());
+        let (seen, who, gate) = (requests.clone(), clients.clone(), release.clone());
         runtime.spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, seen, gate) = (acceptor.clone(), seen.clone(), gate.clone());
+                let (acceptor, seen, who, gate) =
+                    (acceptor.clone(), seen.clone(), who.clone(), gate.clone());
                 tokio::spawn(async move {
                     let Ok(mut tls) = acceptor.accept(tcp).await else {
                         return;
                     };
+                    let user = rudder_pki::connection_identity(tls.get_ref().1)
+                        .map(|identity| identity.user)
+                        .unwrap_or_default();
+                    who.lock().unwrap().push(user);
                     let mut head = Vec::new();
                     let mut byte = [0u8; 1];
                     while !head.ends_with(b"\r\n\r\n") {
@@ -118,6 +134,7 @@ impl FakeKubelet {
         FakeKubelet {
             port,
             requests,
+            clients,
             release,
             runtime,
         }
@@ -125,6 +142,10 @@ impl FakeKubelet {
 
     fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
+    }
+
+    fn clients(&self) -> Vec<String> {
+        self.clients.lock().unwrap().clone()
     }
 }
 
@@ -235,6 +256,12 @@ fn logs_come_from_the_nodes_kubelet_through_the_api_server() {
         0,
         "app: line 1\napp: line 2\n",
         "",
+    );
+    // The API server comes as itself: its kubelet-client certificate.
+    let clients = kubelet.clients();
+    assert!(
+        !clients.is_empty() && clients.iter().all(|u| u == "kube-apiserver-kubelet-client"),
+        "{clients:?}"
     );
     let asked = kubelet.requests();
     assert_eq!(

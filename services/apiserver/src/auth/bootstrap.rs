@@ -309,6 +309,19 @@ pub fn cluster_roles() -> Vec<ClusterRole> {
                 ),
             ],
         ),
+        // What the API server's kubelet-client identity may do on kubelets (logs, exec,
+        // port-forward, stats), checked by kubelets through SubjectAccessReviews.
+        cluster_role(
+            "system:kubelet-api-admin",
+            vec![
+                rule(&["get", "list", "watch", "proxy"], &[""], &["nodes"]),
+                rule(
+                    &["*"],
+                    &[""],
+                    &["nodes/log", "nodes/metrics", "nodes/proxy", "nodes/stats"],
+                ),
+            ],
+        ),
         cluster_role(
             "system:node-proxier",
             vec![
@@ -425,6 +438,11 @@ pub fn cluster_role_bindings() -> Vec<ClusterRoleBinding> {
             vec![subject("User", "system:kube-proxy")],
         ),
         binding("system:node", "system:node", vec![]),
+        binding(
+            "system:kube-apiserver-kubelet-client",
+            "system:kubelet-api-admin",
+            vec![subject("User", "kube-apiserver-kubelet-client")],
+        ),
     ]
 }
 

@@ -196,6 +196,7 @@ impl Drop for TestStore {
 pub fn apiserver_flags(layout: &CertsLayout, endpoint: &str, port: u16) -> Vec<String> {
     let serving = layout.apiserver_tls();
     let etcd = layout.apiserver_etcd_client_tls();
+    let kubelet = layout.apiserver_kubelet_client_tls();
     vec![
         format!("--etcd-servers={endpoint}"),
         format!("--etcd-cafile={}", layout.ca_cert().display()),
@@ -204,6 +205,8 @@ pub fn apiserver_flags(layout: &CertsLayout, endpoint: &str, port: u16) -> Vec<S
         format!("--tls-cert-file={}", serving.cert.display()),
         format!("--tls-private-key-file={}", serving.key.display()),
         format!("--client-ca-file={}", serving.ca.display()),
+        format!("--kubelet-client-certificate={}", kubelet.cert.display()),
+        format!("--kubelet-client-key={}", kubelet.key.display()),
         "--bind-address=127.0.0.1".into(),
         format!("--secure-port={port}"),
     ]
