@@ -6,12 +6,17 @@
 //! apiserver_request_duration_seconds{verb,dry_run,group,version,resource,subresource,scope,component}
 //! apiserver_longrunning_requests{verb,group,version,resource,subresource,scope,component}
 //! etcd_request_duration_seconds{operation,type}
+//! grpc_server_handled_total{grpc_type,grpc_service,grpc_method,grpc_code}
+//! grpc_server_handling_seconds{grpc_type,grpc_service,grpc_method}
 //! ```
 //!
 //! Verbs are upstream's: GET, LIST, WATCH, POST, PUT, PATCH, APPLY, DELETE,
 //! DELETECOLLECTION; scope is `resource` (a named object, or a create),
 //! `namespace` or `cluster`. A watch counts as long-running while its stream is
-//! open, and its duration is observed when the stream ends.
+//! open, and its duration is observed when the stream ends. Requests refused
+//! before they reach a front end (401, 403 on impersonation, 429) count too.
+//! Calls of the gRPC `Api` have go-grpc-prometheus' metrics instead: codes are
+//! grpc-status names, and a stream is observed when it ends.
 //!
 //! The registry is process-wide, as upstream's: the store client and the REST
 //! front end report into it without being handed a handle.
@@ -51,6 +56,8 @@ struct Metrics {
     durations: HistogramVec,
     longrunning: IntGaugeVec,
     store: HistogramVec,
+    grpc_handled: IntCounterVec,
+    grpc_durations: HistogramVec,
 }
 
 impl Metrics {
@@ -100,6 +107,23 @@ impl Metrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
             &["operation", "type"],
         )?;
+        let grpc_handled = IntCounterVec::new(
+            Opts::new(
+                "grpc_server_handled_total",
+                "Total number of RPCs completed on the server, regardless of success or failure.",
+            ),
+            &["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
+        )?;
+        let grpc_durations = HistogramVec::new(
+            HistogramOpts::new(
+                "grpc_server_handling_seconds",
+                "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["grpc_type", "grpc_service", "grpc_method"],
+        )?;
+        registry.register(Box::new(grpc_handled.clone()))?;
+        registry.register(Box::new(grpc_durations.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(durations.clone()))?;
         registry.register(Box::new(longrunning.clone()))?;
@@ -110,6 +134,8 @@ impl Metrics {
             durations,
             longrunning,
             store,
+            grpc_handled,
+            grpc_durations,
         })
     }
 }
@@ -254,8 +280,10 @@ pub fn observe_request(
         m.longrunning
             .with_label_values(&labels.long_running_values())
             .inc();
-        let _watch = LongRunning { labels, started };
-        return response.map(|body| Tracked { body, _watch }.boxed_unsync());
+        let guard = Guard::Watch {
+            _open: LongRunning { labels, started },
+        };
+        return response.map(|body| Tracked { body, guard }.boxed_unsync());
     }
     m.durations
         .with_label_values(&labels.values())
@@ -282,10 +310,18 @@ impl Drop for LongRunning {
     }
 }
 
-/// A response body carrying its [`LongRunning`] until the body is dropped.
+/// What a response body carries until it is dropped.
+enum Guard {
+    /// An open watch, closed when dropped.
+    Watch { _open: LongRunning },
+    /// A gRPC call, whose grpc-status arrives in the trailers.
+    Grpc(GrpcCall),
+}
+
+/// A response body carrying its [`Guard`] until the body is dropped.
 struct Tracked {
     body: Body,
-    _watch: LongRunning,
+    guard: Guard,
 }
 
 impl http_body::Body for Tracked {
@@ -296,7 +332,15 @@ impl http_body::Body for Tracked {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if let Guard::Grpc(call) = &mut this.guard
+            && let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(code) = frame.trailers_ref().and_then(grpc_code)
+        {
+            call.code = Some(code);
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -306,6 +350,87 @@ impl http_body::Body for Tracked {
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
     }
+}
+
+/// One gRPC call, observed when its response body ends or is dropped.
+struct GrpcCall {
+    kind: &'static str,
+    service: String,
+    method: String,
+    /// The grpc-status name once the headers or trailers carried one.
+    code: Option<&'static str>,
+    started: Instant,
+}
+
+impl Drop for GrpcCall {
+    fn drop(&mut self) {
+        if let Some(m) = METRICS.as_ref() {
+            // No status at all: the client went away before the call ended.
+            let code = self.code.unwrap_or("Canceled");
+            m.grpc_handled
+                .with_label_values(&[self.kind, &self.service, &self.method, code])
+                .inc();
+            m.grpc_durations
+                .with_label_values(&[self.kind, &self.service, &self.method])
+                .observe(self.started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// The name of the grpc-status in `headers`, as Go's `codes.Code` prints it.
+fn grpc_code(headers: &HeaderMap) -> Option<&'static str> {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "Canceled",
+        "Unknown",
+        "InvalidArgument",
+        "DeadlineExceeded",
+        "NotFound",
+        "AlreadyExists",
+        "PermissionDenied",
+        "ResourceExhausted",
+        "FailedPrecondition",
+        "Aborted",
+        "OutOfRange",
+        "Unimplemented",
+        "Internal",
+        "Unavailable",
+        "DataLoss",
+        "Unauthenticated",
+    ];
+    let status: usize = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
+    Some(NAMES.get(status).copied().unwrap_or("Unknown"))
+}
+
+/// Observes a call of the gRPC `Api` at `path` (`/<service>/<method>`) once its
+/// response ends.
+pub fn observe_grpc(path: &str, started: Instant, response: Response<Body>) -> Response<Body> {
+    if METRICS.is_none() {
+        return response;
+    }
+    let (service, method) = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or(("", path));
+    let kind = if matches!(method, "Watch" | "Logs") {
+        "server_stream"
+    } else {
+        "unary"
+    };
+    let call = GrpcCall {
+        kind,
+        service: service.to_string(),
+        method: method.to_string(),
+        code: grpc_code(response.headers()),
+        started,
+    };
+    response.map(|body| {
+        Tracked {
+            body,
+            guard: Guard::Grpc(call),
+        }
+        .boxed_unsync()
+    })
 }
 
 /// Times one store request; the latency is observed when it is dropped.

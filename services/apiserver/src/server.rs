@@ -148,6 +148,15 @@ async fn route(
     let query = request.uri().query().map(str::to_string);
     let grpc_request = is_grpc(&request);
     let trace_id = trace_id(request.headers());
+    // Taken before the request is consumed; refusals below count as well.
+    let labels = (!grpc_request).then(|| {
+        crate::metrics::RequestLabels::of(
+            &method,
+            &path,
+            &crate::rest::request::Query::parse(query.as_deref()),
+            request.headers(),
+        )
+    });
     let authenticated = api
         .authn
         .authenticate(certificate.as_deref(), request.headers());
@@ -235,7 +244,10 @@ async fn route(
         entry.trace_id = trace_id;
         audit.record(&entry);
     }
-    response
+    match labels {
+        Some(labels) => crate::metrics::observe_request(labels, started, response),
+        None => crate::metrics::observe_grpc(&path, started, response),
+    }
 }
 
 /// The answer to a request refused before it reached REST or gRPC: a Status for

@@ -1,7 +1,7 @@
 //! `/metrics` on the API server's port: after real requests, the request counters
-//! carry kube-apiserver's labels and codes (201, 404, 403, dry runs), watches show
-//! as long-running while open, and store latencies are recorded by operation and
-//! resource.
+//! carry kube-apiserver's labels and codes (201, 404, 403, 401, dry runs), watches
+//! show as long-running while open, store latencies are recorded by operation and
+//! resource, and gRPC calls by method and grpc-status.
 
 mod common;
 
@@ -49,6 +49,18 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
                     .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
         })
         .map(|(_, _, v)| *v)
+}
+
+async fn grpc_client(
+    cluster: &TestCluster,
+) -> rudder_proto::api::v1::api_client::ApiClient<tonic::transport::Channel> {
+    let tls = cluster
+        .layout()
+        .client_tls("admin")
+        .tonic_client("127.0.0.1")
+        .unwrap();
+    let channel = common::grpc_channel(cluster.port, tls).await;
+    rudder_proto::api::v1::api_client::ApiClient::new(channel)
 }
 
 async fn scrape(client: &ApiClient) -> Vec<Sample> {
@@ -130,6 +142,34 @@ async fn request_counters_latencies_watches_and_store() {
         StatusCode::FORBIDDEN
     );
 
+    // Refused before any front end: no credential at all.
+    let nobody = cluster.client_without_certificate();
+    let refused = nobody
+        .request(
+            Method::GET,
+            "/api/v1/namespaces/default/secrets",
+            &[],
+            bytes::Bytes::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    // Two gRPC calls: one answered, one NotFound.
+    let mut grpc = grpc_client(&cluster).await;
+    let cm = |name: &str| rudder_proto::api::v1::GetRequest {
+        r#ref: Some(rudder_proto::api::v1::ResourceRef {
+            version: "v1".into(),
+            resource: "configmaps".into(),
+            namespace: "default".into(),
+            name: name.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    grpc.get(cm("counted")).await.expect("grpc get");
+    let err = grpc.get(cm("nope")).await.expect_err("missing");
+    assert_eq!(err.code(), tonic::Code::NotFound);
+
     let (status, _events) = admin
         .watch("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=3")
         .await;
@@ -165,6 +205,10 @@ async fn request_counters_latencies_watches_and_store() {
             request("LIST", "", "pods", "namespace", "403"),
             "forbidden list",
         ),
+        (
+            request("LIST", "", "secrets", "namespace", "401"),
+            "unauthenticated list",
+        ),
     ] {
         assert_eq!(
             value(&samples, total, &labels),
@@ -183,6 +227,30 @@ async fn request_counters_latencies_watches_and_store() {
             ]
         ),
         Some(1.0)
+    );
+    for (code, count) in [("OK", 1.0), ("NotFound", 1.0)] {
+        let labels = [
+            ("grpc_type", "unary"),
+            ("grpc_service", "rudder.api.v1.Api"),
+            ("grpc_method", "Get"),
+            ("grpc_code", code),
+        ];
+        assert_eq!(
+            value(&samples, "grpc_server_handled_total", &labels),
+            Some(count),
+            "{labels:?}"
+        );
+    }
+    assert_eq!(
+        value(
+            &samples,
+            "grpc_server_handling_seconds_count",
+            &[
+                ("grpc_service", "rudder.api.v1.Api"),
+                ("grpc_method", "Get")
+            ]
+        ),
+        Some(2.0)
     );
     let latency = value(
         &samples,

@@ -142,15 +142,8 @@ impl RestApi {
     {
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let started = std::time::Instant::now();
-        let labels = crate::metrics::RequestLabels::of(
-            &method,
-            &path,
-            &Query::parse(request.uri().query()),
-            request.headers(),
-        );
         let result = self.dispatch(ctx, request).await;
-        let response = match result {
+        match result {
             Ok(response) => {
                 tracing::debug!(%method, %path, code = response.status().as_u16(), "served");
                 response
@@ -164,8 +157,7 @@ impl RestApi {
                 }
                 response
             }
-        };
-        crate::metrics::observe_request(labels, started, response)
+        }
     }
 
     async fn dispatch<B>(&self, ctx: &RequestContext, request: Request<B>) -> Result<Response<Body>>
