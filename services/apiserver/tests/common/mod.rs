@@ -456,6 +456,16 @@ impl TestCluster {
         ApiClient::new(self.port, Arc::new(config))
     }
 
+    /// rudder-client (gRPC) with the kubeconfig `<name>.conf`, without retries.
+    pub fn rudder_client(&self, name: &str) -> rudder_client::Client {
+        rudder_client::Client::from_kubeconfig(&rudder_client::KubeconfigOptions {
+            path: Some(self.layout().kubeconfig(name)),
+            ..Default::default()
+        })
+        .unwrap()
+        .with_retry_policy(rudder_client::RetryPolicy::none())
+    }
+
     /// Runs the real kubectl with the admin kubeconfig.
     pub async fn kubectl(&self, args: &[&str]) -> std::process::Output {
         self.kubectl_as("admin", args).await
