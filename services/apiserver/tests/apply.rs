@@ -479,3 +479,41 @@ async fn rudder_client_applies_over_grpc() {
     assert_eq!(managers, vec!["ctl-b".to_string()]);
     cluster.stop().await.unwrap();
 }
+
+const PYTHON_APPLY: &str = r#"
+import json, sys
+from kubernetes import client, config, dynamic
+config.load_kube_config(config_file=sys.argv[1])
+api = dynamic.DynamicClient(client.ApiClient()).resources.get(api_version="v1", kind="ConfigMap")
+body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "py"}, "data": {"a": "1"}}
+out = {}
+created = api.server_side_apply(body=body, name="py", namespace="default", field_manager="py-app")
+out["created"] = [created.data.a, created.metadata.managedFields[0].manager]
+body["data"]["a"] = "2"
+try:
+    api.server_side_apply(body=body, name="py", namespace="default", field_manager="other")
+except client.exceptions.ApiException as e:
+    out["conflict"] = [e.status, json.loads(e.body)["message"]]
+forced = api.server_side_apply(body=body, name="py", namespace="default", field_manager="other", force_conflicts=True)
+out["forced"] = forced.data.a
+print(json.dumps(out))
+"#;
+
+/// The Python client's dynamic `server_side_apply`: create, conflict, force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_dynamic_client_server_side_applies() {
+    let cluster = TestCluster::start().await;
+    let Some(result) = common::python_client(&cluster, PYTHON_APPLY).await else {
+        return;
+    };
+    assert_eq!(result["created"], json!(["1", "py-app"]));
+    assert_eq!(
+        result["conflict"],
+        json!([
+            409,
+            "Apply failed with 1 conflict: conflict with \"py-app\": .data.a"
+        ])
+    );
+    assert_eq!(result["forced"], "2");
+    cluster.stop().await.unwrap();
+}
