@@ -147,6 +147,52 @@ pub fn set_of(ty: PatchType, object: &Value) -> Result<FieldSet, String> {
     Ok(out)
 }
 
+/// Fields of `input` that `known` (the same object as the schema keeps it) lacks,
+/// as server-side apply prints paths (`.spec.containers[name="web"].colour`).
+pub fn unknown_fields(ty: PatchType, input: &Value, known: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (Value::Object(i), Value::Object(k)) = (input, known) {
+        unknown_in_map(ty, i, k, &mut Vec::new(), &mut out);
+    }
+    out
+}
+
+fn unknown_in_map(
+    ty: PatchType,
+    input: &Map<String, Value>,
+    known: &Map<String, Value>,
+    path: &mut FieldPath,
+    out: &mut Vec<String>,
+) {
+    for (name, value) in input {
+        if value.is_null() {
+            continue;
+        }
+        path.push(fieldset::field(name));
+        match (known.get(name), shape(ty, name, value)) {
+            (None, _) => out.push(fieldset::display(path)),
+            (Some(Value::Object(k)), Shape::Struct(t) | Shape::Map(t)) => {
+                if let Value::Object(i) = value {
+                    unknown_in_map(t, i, k, path, out);
+                }
+            }
+            (Some(Value::Array(k)), Shape::List(kind, t)) => {
+                for (n, (item, known_item)) in
+                    value.as_array().into_iter().flatten().zip(k).enumerate()
+                {
+                    path.push(item_element(kind, item).unwrap_or_else(|_| fieldset::index(n)));
+                    if let (Value::Object(i), Value::Object(k)) = (item, known_item) {
+                        unknown_in_map(t, i, k, path, out);
+                    }
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+        path.pop();
+    }
+}
+
 /// What changed between two versions of an object.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Comparison {
@@ -347,6 +393,15 @@ mod tests {
         assert_eq!(
             set_of(PatchType::Pod, &dup).unwrap_err(),
             ".spec.containers: duplicate entries for key [name=\"a\"]"
+        );
+        let typo = json!({"spec": {"replica": 1, "template": {"spec": {"containers": [{"name": "web", "colour": "red"}]}}}});
+        let known = json!({"spec": {"template": {"spec": {"containers": [{"name": "web"}]}}}});
+        assert_eq!(
+            unknown_fields(PatchType::Deployment, &typo, &known),
+            vec![
+                ".spec.replica",
+                ".spec.template.spec.containers[name=\"web\"].colour"
+            ]
         );
         let keyless = json!({"spec": {"containers": [{"image": "a"}]}});
         assert!(

@@ -32,9 +32,7 @@ impl Registry {
             ));
         }
         let config = parse_config(r.resource, &r.name, body)?;
-        if options.strict && r.subresource.is_none() {
-            strict::check(r.resource, &config)?;
-        }
+        check_schema(r, &config)?;
         let precondition = match meta::meta_str(&config, "resourceVersion") {
             "" => None,
             rv => Some(meta::parse_resource_version(rv)?),
@@ -97,6 +95,32 @@ impl Registry {
         }
         Err(self.conflict(r))
     }
+}
+
+/// Apply is strict whatever `fieldValidation` says, as upstream: a field the
+/// kind's schema does not know is a 400 in server-side apply's words.
+fn check_schema(r: &ObjectRef, config: &Value) -> Result<()> {
+    let Some(known) = strict::typed(r.resource, config)? else {
+        return Ok(());
+    };
+    let unknown = apply::walk::unknown_fields(PatchType::for_resource(r.resource), config, &known);
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let object = match &r.namespace {
+        Some(ns) => format!("{ns}/{}", r.name),
+        None => r.name.clone(),
+    };
+    Err(Error::BadRequest(format!(
+        "failed to create typed patch object ({object}; {}, Kind={}): {}",
+        r.resource.api_version(),
+        r.resource.kind,
+        unknown
+            .iter()
+            .map(|f| format!("{f}: field not declared in schema"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 /// The applied configuration: a YAML (or JSON) object of the URL's kind and
