@@ -243,8 +243,59 @@ pub fn record_update(
         entry.api_version = writer.api_version.to_string();
         entry.time = Some(writer.now.to_string());
     }
+    cap_update_entries(&mut entries);
     set_managed_fields(new, &entries);
     Ok(())
+}
+
+/// Most Update entries an object keeps (upstream's default).
+const MAX_UPDATE_ENTRIES: usize = 10;
+
+/// The manager the oldest Update entries are folded into past the cap.
+const ANCIENT_CHANGES: &str = "ancient-changes";
+
+/// Folds the oldest Update entries into one `ancient-changes` entry so that an
+/// object written by many managers keeps at most [`MAX_UPDATE_ENTRIES`] of them.
+fn cap_update_entries(entries: &mut Vec<ManagedEntry>) {
+    let updates = entries
+        .iter()
+        .filter(|e| e.operation == Operation::Update)
+        .count();
+    if updates <= MAX_UPDATE_ENTRIES {
+        return;
+    }
+    // Oldest first, a previous fold before all: it is folded again with the next.
+    entries.sort_by_key(|e| {
+        (
+            e.operation == Operation::Apply,
+            e.manager != ANCIENT_CHANGES,
+            e.time.clone(),
+        )
+    });
+    let mut folded: Option<ManagedEntry> = None;
+    let mut kept = Vec::with_capacity(entries.len());
+    let mut to_fold = updates - MAX_UPDATE_ENTRIES + 1;
+    for entry in entries.drain(..) {
+        if entry.operation == Operation::Update && to_fold > 0 {
+            to_fold -= 1;
+            folded = Some(match folded {
+                None => ManagedEntry {
+                    manager: ANCIENT_CHANGES.to_string(),
+                    subresource: String::new(),
+                    ..entry
+                },
+                Some(f) => ManagedEntry {
+                    fields: f.fields.union(&entry.fields),
+                    time: f.time.max(entry.time),
+                    ..f
+                },
+            });
+        } else {
+            kept.push(entry);
+        }
+    }
+    kept.extend(folded);
+    *entries = kept;
 }
 
 /// Applies `config` (a partial object of type `ty`) by `writer` to `live` (None:

@@ -282,3 +282,43 @@ fn status_writes_own_only_status() {
             .all(|e| e.fields.paths().iter().all(|p| p[0] == "f:status"))
     );
 }
+
+#[test]
+fn update_entries_past_ten_fold_into_ancient_changes() {
+    let mut object =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}});
+    for n in 0..12 {
+        let old = object.clone();
+        object["data"][format!("k{n}")] = json!("v");
+        let manager = format!("m{n:02}");
+        let now = format!("2026-01-01T00:00:{n:02}Z");
+        let w = Writer {
+            manager: &manager,
+            subresource: "",
+            api_version: "v1",
+            now: &now,
+        };
+        record_update(
+            PatchType::OtherKind,
+            &mut object,
+            Some(&old),
+            &w,
+            Scope::Whole,
+        )
+        .unwrap();
+    }
+    let e = entries(&object);
+    assert_eq!(e.len(), 10);
+    let ancient = e.iter().find(|e| e.manager == "ancient-changes").unwrap();
+    assert_eq!(
+        ancient
+            .fields
+            .paths()
+            .iter()
+            .map(|p| fieldset::display(p))
+            .collect::<Vec<_>>(),
+        vec![".data.k0", ".data.k1", ".data.k2"]
+    );
+    assert!(e.iter().any(|e| e.manager == "m11"));
+    assert!(!e.iter().any(|e| e.manager == "m02"));
+}
