@@ -462,6 +462,19 @@ async fn rudder_client_applies_over_grpc() {
         .await
         .unwrap();
     assert_eq!(forced.data.unwrap()["mode"], "slow");
+
+    // Without a field manager, writes are recorded for the client binary's name.
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "plain"}, "data": {"a": "1"}})).unwrap();
+    let created = api.create(&Default::default(), &cm).await.unwrap();
+    let binary = std::env::current_exe().unwrap();
+    let binary = binary.file_name().unwrap().to_str().unwrap();
+    assert_eq!(
+        created.metadata.managed_fields.unwrap()[0]
+            .manager
+            .as_deref(),
+        Some(binary)
+    );
     let managers: Vec<String> = forced
         .metadata
         .managed_fields
