@@ -390,6 +390,23 @@ async fn apply_over_rest_status_dry_run_strict_and_two_managers() {
         "{}",
         r.text()
     );
+    let not_a_list = r#"{"metadata":{"name":"c","managedFields":"x"},"data":{"a":"2"}}"#;
+    let r = cluster
+        .client("admin")
+        .must(Method::PUT, &format!("{cm_path}/c"), not_a_list)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    // Entries whose fields do not parse are ignored: the stored ones stay.
+    let garbage = r#"{"metadata":{"name":"c","managedFields":[{"manager":"x","operation":"Update","fieldsType":"FieldsV1","fieldsV1":{"bogus":1}}]},"data":{"a":"1"}}"#;
+    let r = cluster
+        .client("admin")
+        .must(Method::PUT, &format!("{cm_path}/c"), garbage)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        managers(&r.json()),
+        vec![("tool".to_string(), "Update".to_string(), String::new())]
+    );
     let reset = r#"{"metadata":{"name":"c","managedFields":[]},"data":{"a":"1"}}"#;
     let r = cluster
         .client("admin")
@@ -521,5 +538,74 @@ async fn python_dynamic_client_server_side_applies() {
         ])
     );
     assert_eq!(result["forced"], "2");
+    cluster.stop().await.unwrap();
+}
+
+/// Kinds with server-set fields: a Service keeps its allocated ClusterIP and a Pod
+/// its admitted service-account volume across applies, which change nothing when
+/// the configuration did not; `--dry-run=server` stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_server_side_apply_of_services_and_pods() {
+    if kubectl_missing() {
+        return;
+    }
+    let cluster = TestCluster::start().await;
+    let service = |port: u16| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - name: http\n    port: {port}\n    targetPort: 8080\n---\n\
+             apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  labels:\n    app: web\nspec:\n  containers:\n  - name: web\n    image: nginx\n    ports:\n    - containerPort: 8080\n"
+        )
+    };
+    let file = write(&cluster, "svc.yaml", &service(80));
+    let file = file.to_str().unwrap();
+    let out = ok(
+        &cluster,
+        &["apply", "--server-side", "--dry-run=server", "-f", file],
+    )
+    .await;
+    assert!(
+        out.contains("service/web serverside-applied (server dry run)"),
+        "{out}"
+    );
+    assert!(
+        !cluster
+            .kubectl(&["get", "svc", "web"])
+            .await
+            .status
+            .success()
+    );
+
+    ok(&cluster, &["apply", "--server-side", "-f", file]).await;
+    let svc = get_json(&cluster, &["svc", "web", "--show-managed-fields"]).await;
+    let pod = get_json(&cluster, &["pod", "web"]).await;
+    let ip = svc["spec"]["clusterIP"].clone();
+    assert!(ip.as_str().is_some_and(|ip| ip.starts_with("10.")), "{svc}");
+    assert_eq!(
+        svc["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:ports"],
+        json!({"k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:name": {}, "f:port": {}, "f:targetPort": {}}})
+    );
+
+    ok(&cluster, &["apply", "--server-side", "-f", file]).await;
+    let svc_again = get_json(&cluster, &["svc", "web"]).await;
+    let pod_again = get_json(&cluster, &["pod", "web"]).await;
+    assert_eq!(
+        svc_again["metadata"]["resourceVersion"],
+        svc["metadata"]["resourceVersion"]
+    );
+    assert_eq!(
+        pod_again["metadata"]["resourceVersion"],
+        pod["metadata"]["resourceVersion"]
+    );
+
+    std::fs::write(file, service(8000)).unwrap();
+    ok(&cluster, &["apply", "--server-side", "-f", file]).await;
+    let moved = get_json(&cluster, &["svc", "web"]).await;
+    assert_eq!(moved["spec"]["clusterIP"], ip);
+    assert_eq!(
+        moved["spec"]["ports"].as_array().unwrap().len(),
+        1,
+        "{moved}"
+    );
+    assert_eq!(moved["spec"]["ports"][0]["port"], 8000);
     cluster.stop().await.unwrap();
 }
