@@ -359,6 +359,37 @@ async fn apply_over_rest_status_dry_run_strict_and_two_managers() {
         applied["metadata"]["resourceVersion"]
     );
 
+    // The scale subresource: a Scale owns spec.replicas, recorded for "scale".
+    let scale = r#"{"apiVersion":"autoscaling/v1","kind":"Scale","metadata":{"name":"web"},"spec":{"replicas":4}}"#;
+    let r = apply_as(
+        &cluster,
+        &format!("{path}/scale"),
+        "fieldManager=hpa&force=true",
+        scale,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        (
+            r.json()["kind"].as_str(),
+            r.json()["spec"]["replicas"].as_i64()
+        ),
+        (Some("Scale"), Some(4))
+    );
+    let scaled = cluster.client("admin").get(path).await.unwrap().json();
+    let entry = scaled["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == "hpa")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (entry["operation"].as_str(), entry["subresource"].as_str()),
+        (Some("Apply"), Some("scale"))
+    );
+    assert_eq!(entry["fieldsV1"], json!({"f:spec": {"f:replicas": {}}}));
+
     // A plain update without managedFields keeps them; `managedFields: []` resets
     // them; garbage in them is a 422.
     let cm_path = "/api/v1/namespaces/default/configmaps";

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{
     CollectionRef, MAX_RETRIES, ObjectRef, Ownership, Registry, WriteOptions, apply_error,
-    is_scale, key_of, meta, ownership_scope, strict,
+    is_scale, key_of, meta, ownership_scope, scale, strict,
 };
 use crate::admission::{RequestContext, Verb};
 use crate::error::{Error, Result};
@@ -26,12 +26,14 @@ impl Registry {
         body: &[u8],
         options: &WriteOptions,
     ) -> Result<(Value, bool)> {
-        if is_scale(r) {
-            return Err(Error::BadRequest(
-                "server-side apply of the scale subresource is not supported; apply the object instead".into(),
-            ));
-        }
-        let config = parse_config(r.resource, &r.name, body)?;
+        let config = if is_scale(r) {
+            // A Scale owns the object's spec.replicas (recorded for subresource scale).
+            let scale = parse_config(("autoscaling/v1", "Scale"), &r.name, body)?;
+            scale_as_object(r.resource, &r.name, &scale)?
+        } else {
+            let expected = r.resource.api_version();
+            parse_config((&expected, r.resource.kind), &r.name, body)?
+        };
         check_schema(r, &config)?;
         let precondition = match meta::meta_str(&config, "resourceVersion") {
             "" => None,
@@ -78,10 +80,15 @@ impl Registry {
             }
             let merged = apply::apply(ty, Some(&old), &config, &writer, options.force, scope)
                 .map_err(|e| apply_error(r.resource, &config, e))?;
+            let main = ObjectRef {
+                subresource: None,
+                ..r.clone()
+            };
+            let target = if is_scale(r) { &main } else { r };
             if let Some(done) = self
                 .write_update(
                     ctx,
-                    r,
+                    target,
                     &key,
                     merged,
                     (old, current),
@@ -90,6 +97,11 @@ impl Registry {
                 )
                 .await?
             {
+                let done = if is_scale(r) {
+                    scale::to_scale(&done)
+                } else {
+                    done
+                };
                 return Ok((done, false));
             }
         }
@@ -123,10 +135,26 @@ fn check_schema(r: &ObjectRef, config: &Value) -> Result<()> {
     )))
 }
 
-/// The applied configuration: a YAML (or JSON) object of the URL's kind and
-/// version, named as the URL names it (the name may be left out). A key twice in
-/// one map is a 400, as upstream's strict YAML decoding has it.
-fn parse_config(resource: &ResourceInfo, name: &str, body: &[u8]) -> Result<Value> {
+/// The object a Scale configuration stands for: the kind's type, its name and the
+/// Scale's `spec.replicas`.
+fn scale_as_object(resource: &ResourceInfo, name: &str, scale: &Value) -> Result<Value> {
+    let mut object = json!({"apiVersion": resource.api_version(), "kind": resource.kind,
+                            "metadata": {"name": name}});
+    if let Some(replicas) = scale.pointer("/spec/replicas").filter(|v| !v.is_null()) {
+        if replicas.as_i64().is_none_or(|n| n < 0) {
+            return Err(Error::BadRequest(format!(
+                "spec.replicas: Invalid value: {replicas}: must be greater than or equal to 0"
+            )));
+        }
+        object["spec"] = json!({"replicas": replicas});
+    }
+    Ok(object)
+}
+
+/// The applied configuration: a YAML (or JSON) object of the expected
+/// (apiVersion, kind), named as the URL names it (the name may be left out). A key
+/// twice in one map is a 400, as upstream's strict YAML decoding has it.
+fn parse_config((expected, expected_kind): (&str, &str), name: &str, body: &[u8]) -> Result<Value> {
     let UniqueKeys(mut config) = serde_norway::from_slice(body)
         .map_err(|e| Error::BadRequest(format!("error decoding YAML: {e}")))?;
     if !config.is_object() {
@@ -134,7 +162,6 @@ fn parse_config(resource: &ResourceInfo, name: &str, body: &[u8]) -> Result<Valu
             "the body of an apply patch must be an object".into(),
         ));
     }
-    let expected = resource.api_version();
     let version = config
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -145,10 +172,9 @@ fn parse_config(resource: &ResourceInfo, name: &str, body: &[u8]) -> Result<Valu
         )));
     }
     let kind = config.get("kind").and_then(Value::as_str).unwrap_or("");
-    if kind != resource.kind {
+    if kind != expected_kind {
         return Err(Error::BadRequest(format!(
-            "Incorrect kind specified in apply patch. Specified patch kind: {kind}, expected: {}",
-            resource.kind
+            "Incorrect kind specified in apply patch. Specified patch kind: {kind}, expected: {expected_kind}"
         )));
     }
     match meta::meta_str(&config, "name") {
@@ -248,11 +274,12 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
 mod tests {
     use super::*;
 
+    const DEPLOYMENT: (&str, &str) = ("apps/v1", "Deployment");
+
     #[test]
     fn configurations_must_name_the_urls_kind_version_and_object() {
-        let deploy = rudder_api::resource::resolve("deploy").unwrap();
         let ok = parse_config(
-            deploy,
+            DEPLOYMENT,
             "web",
             b"apiVersion: apps/v1\nkind: Deployment\nspec:\n  replicas: 2\n",
         )
@@ -260,7 +287,7 @@ mod tests {
         assert_eq!(ok["metadata"]["name"], "web");
         assert_eq!(ok["spec"]["replicas"], 2);
         let json = parse_config(
-            deploy,
+            DEPLOYMENT,
             "web",
             br#"{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}}"#,
         );
@@ -280,11 +307,11 @@ mod tests {
             ),
             (b"- 1\n", "the body of an apply patch must be an object"),
         ] {
-            let err = parse_config(deploy, "web", body).unwrap_err();
+            let err = parse_config(DEPLOYMENT, "web", body).unwrap_err();
             assert_eq!((err.code(), err.to_string()), (400, message.to_string()));
         }
         let dup = parse_config(
-            deploy,
+            DEPLOYMENT,
             "web",
             b"apiVersion: apps/v1\nkind: Deployment\nkind: Deployment\n",
         );
