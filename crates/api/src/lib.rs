@@ -13,6 +13,7 @@
 
 pub use k8s_openapi as k8s;
 
+pub mod apply;
 pub mod defaults;
 pub mod duration;
 pub mod error;

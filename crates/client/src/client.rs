@@ -70,6 +70,16 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// `<binary>/<version>`, as client-go names its callers: the API server records
+/// the writes of a client that names no field manager for the binary's name.
+fn user_agent() -> String {
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "rudder-client".to_string());
+    format!("{binary}/{}", env!("CARGO_PKG_VERSION"))
+}
+
 impl Client {
     /// A client for the kubeconfig the options select (see [`crate::config`]).
     pub fn from_kubeconfig(options: &KubeconfigOptions) -> Result<Client> {
@@ -84,6 +94,8 @@ impl Client {
             .tls_config(tls)
             .map_err(|err| Error::Config(format!("TLS: {err}")))?
             .connect_timeout(config.connect_timeout)
+            .user_agent(user_agent())
+            .map_err(|err| Error::Config(format!("user agent: {err}")))?
             // Keep-alives let a watch notice a server that vanished without a FIN.
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10))

@@ -51,6 +51,18 @@ pub enum Error {
         /// One entry per invalid field.
         errors: Vec<FieldError>,
     },
+    /// 409 from server-side apply: fields other managers own would change.
+    #[error("{}", .0.message())]
+    ApplyConflict(rudder_api::apply::Conflicts),
+    /// 422 for invalid request options (`PatchOptions.meta.k8s.io "" is invalid:
+    /// fieldManager: Required value: ...`), `kind` naming the options' kind.
+    #[error("{kind}.meta.k8s.io \"\" is invalid")]
+    InvalidOptions {
+        /// `PatchOptions`, `CreateOptions` or `UpdateOptions`.
+        kind: &'static str,
+        /// One entry per invalid option.
+        errors: Vec<FieldError>,
+    },
     /// 422 for a patch whose result does not decode strictly: upstream names no kind
     /// or object, only the field `patch` (` "" is invalid: patch: Invalid value: ...`).
     #[error(" \"\" is invalid: {0}")]
@@ -147,6 +159,48 @@ impl Error {
                 name,
                 errors,
             } => status::invalid(resource, name, errors),
+            Error::ApplyConflict(conflicts) => {
+                let mut s = failure(409, "Conflict", conflicts.message());
+                s.details = Some(StatusDetails {
+                    causes: Some(
+                        conflicts
+                            .fields
+                            .iter()
+                            .map(|(manager, field)| StatusCause {
+                                reason: Some("FieldManagerConflict".to_string()),
+                                message: Some(format!("conflict with {manager}")),
+                                field: Some(field.clone()),
+                            })
+                            .collect(),
+                    ),
+                    ..Default::default()
+                });
+                s
+            }
+            Error::InvalidOptions { kind, errors } => {
+                let body = errors.iter().map(ToString::to_string).collect::<Vec<_>>();
+                let message = match body.as_slice() {
+                    [one] => format!("{self}: {one}"),
+                    many => format!("{self}: [{}]", many.join(", ")),
+                };
+                let mut s = failure(422, "Invalid", message);
+                s.details = Some(StatusDetails {
+                    group: Some("meta.k8s.io".to_string()),
+                    kind: Some((*kind).to_string()),
+                    causes: Some(
+                        errors
+                            .iter()
+                            .map(|e| StatusCause {
+                                reason: Some(e.kind.cause_type().to_string()),
+                                message: Some(e.body()),
+                                field: Some(e.field.clone()),
+                            })
+                            .collect(),
+                    ),
+                    ..Default::default()
+                });
+                s
+            }
             Error::InvalidPatch(error) => {
                 let mut s = failure(422, "Invalid", self.to_string());
                 s.details = Some(StatusDetails {

@@ -119,11 +119,20 @@ fn encode(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-fn write_options(dry_run: bool, field_manager: &str) -> WriteOptions {
+/// The write options of a request; without a field manager, writes are recorded
+/// for the client's User-Agent, as on REST.
+fn write_options<T>(request: &Request<T>, dry_run: bool, field_manager: &str) -> WriteOptions {
     WriteOptions {
         dry_run,
         field_manager: Some(field_manager.to_string()).filter(|s| !s.is_empty()),
         strict: false,
+        force: false,
+        user_agent: request
+            .metadata()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
     }
 }
 
@@ -271,7 +280,7 @@ impl Api for ApiService {
                         &ctx,
                         &c,
                         object,
-                        &write_options(req.dry_run, &req.field_manager),
+                        &write_options(&request, req.dry_run, &req.field_manager),
                     )
                     .await
             }
@@ -291,7 +300,7 @@ impl Api for ApiService {
                         &ctx,
                         &r,
                         object,
-                        &write_options(req.dry_run, &req.field_manager),
+                        &write_options(&request, req.dry_run, &req.field_manager),
                     )
                     .await
             }
@@ -312,7 +321,10 @@ impl Api for ApiService {
                         &r,
                         kind,
                         &req.patch,
-                        &write_options(req.dry_run, &req.field_manager),
+                        &WriteOptions {
+                            force: req.force,
+                            ..write_options(&request, req.dry_run, &req.field_manager)
+                        },
                     )
                     .await
             }

@@ -232,7 +232,7 @@ async fn ensure_system_namespaces(registry: Registry, shutdown: CancellationToke
         loop {
             let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
             match registry
-                .create(&ctx, &namespaces, body, &WriteOptions::default())
+                .create(&ctx, &namespaces, body, &WriteOptions::internal())
                 .await
             {
                 Ok(_) => {

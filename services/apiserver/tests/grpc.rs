@@ -187,15 +187,10 @@ async fn grpc_verbs_share_the_registry_with_rest() {
 async fn errors_reach_rudder_client_with_reason_causes_and_details() {
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::ConfigMap;
-    use rudder_client::{Api, Client, KubeconfigOptions, PostParams};
+    use rudder_client::{Api, PostParams};
 
     let cluster = TestCluster::start().await;
-    let client = Client::from_kubeconfig(&KubeconfigOptions {
-        path: Some(cluster.layout().kubeconfig("admin")),
-        ..Default::default()
-    })
-    .unwrap()
-    .with_retry_policy(rudder_client::RetryPolicy::none());
+    let client = cluster.rudder_client("admin");
 
     // 422: a deployment without a selector or containers.
     let bad: Deployment = serde_json::from_value(json!({

@@ -6,7 +6,6 @@
 mod common;
 
 use common::TestCluster;
-use serde_json::Value;
 
 const SCRIPT: &str = r#"
 import json, sys
@@ -36,27 +35,10 @@ print(json.dumps(out))
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_lists_creates_patches_watches_and_deletes() {
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import kubernetes"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("!!!!!!!! SKIPPED: the Python kubernetes client is not installed !!!!!!!!");
-        return;
-    }
     let cluster = TestCluster::start().await;
-    let out = tokio::process::Command::new("python3")
-        .args(["-c", SCRIPT])
-        .arg(cluster.layout().kubeconfig("admin"))
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let Some(result) = common::python_client(&cluster, SCRIPT).await else {
+        return;
+    };
     for ns in rudder_apiserver::SYSTEM_NAMESPACES {
         assert!(
             result["namespaces"]

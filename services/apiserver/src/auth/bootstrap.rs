@@ -486,7 +486,7 @@ pub async fn reconcile(registry: Registry, shutdown: CancellationToken) {
         };
         loop {
             match registry
-                .create(&ctx, &collection, body.clone(), &WriteOptions::default())
+                .create(&ctx, &collection, body.clone(), &WriteOptions::internal())
                 .await
             {
                 Ok(_) => {

@@ -11,11 +11,14 @@ pub mod list;
 pub mod meta;
 mod pod_subresources;
 pub mod scale;
+mod server_side_apply;
 mod service_alloc;
 pub mod strict;
 
+use rudder_api::apply;
 use rudder_api::keys;
 use rudder_api::resource::ResourceInfo;
+use rudder_api::validation::FieldError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -64,32 +67,109 @@ pub enum PatchKind {
     Merge,
     /// `application/strategic-merge-patch+json`.
     Strategic,
+    /// `application/apply-patch+yaml`: server-side apply (YAML or JSON).
+    Apply,
 }
 
 impl PatchKind {
-    /// The patch kind of a Content-Type; 415 for others (server-side apply included,
-    /// until it is served).
+    /// The patch kind of a Content-Type; 415 for others.
     pub fn from_content_type(content_type: &str) -> Result<Self> {
         match content_type.split(';').next().unwrap_or("").trim() {
             "application/json-patch+json" => Ok(PatchKind::Json),
             "application/merge-patch+json" => Ok(PatchKind::Merge),
             "application/strategic-merge-patch+json" => Ok(PatchKind::Strategic),
+            "application/apply-patch+yaml" => Ok(PatchKind::Apply),
             other => Err(Error::UnsupportedMediaType(format!(
-                "accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got {other:?})"
+                "accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {other:?})"
             ))),
         }
     }
 }
 
-/// Options of writes (`?dryRun=All`, `?fieldManager=`).
+/// Options of writes (`?dryRun=All`, `?fieldManager=`, `?force=`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteOptions {
     /// `dryRun=All`: run every step but the store write.
     pub dry_run: bool,
-    /// The field manager (kept for server-side apply, not used yet).
+    /// The field manager the request names (`?fieldManager=`); required for apply.
     pub field_manager: Option<String>,
     /// `fieldValidation=Strict`: unknown fields are a 400.
     pub strict: bool,
+    /// `force=true`: an apply takes over fields other managers own.
+    pub force: bool,
+    /// The client's User-Agent: without a field manager, writes are recorded for
+    /// the part before its first '/' (`kubectl`), as upstream.
+    pub user_agent: String,
+}
+
+/// Longest field manager name upstream accepts.
+const MAX_FIELD_MANAGER: usize = 128;
+
+impl WriteOptions {
+    /// Options of the server's own writes (system namespaces, bootstrap RBAC),
+    /// recorded for the manager `rudder-apiserver`.
+    pub fn internal() -> Self {
+        WriteOptions {
+            field_manager: Some("rudder-apiserver".into()),
+            ..Default::default()
+        }
+    }
+
+    /// The manager a write is recorded for.
+    fn manager(&self) -> String {
+        match &self.field_manager {
+            Some(m) => m.clone(),
+            None => self
+                .user_agent
+                .split('/')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_FIELD_MANAGER)
+                .collect(),
+        }
+    }
+
+    /// Checks the options as upstream validates `<kind>` (CreateOptions ...):
+    /// a field manager of at most 128 characters, `force` for apply only and a
+    /// field manager for apply.
+    fn validate(&self, kind: &'static str, apply: bool) -> Result<()> {
+        let mut errors = Vec::new();
+        match &self.field_manager {
+            Some(m) if m.chars().count() > MAX_FIELD_MANAGER => {
+                errors.push(FieldError::too_long("fieldManager", MAX_FIELD_MANAGER));
+            }
+            None if apply => {
+                errors.push(FieldError::required(
+                    "fieldManager",
+                    "is required for apply patch",
+                ));
+            }
+            _ => {}
+        }
+        if self.force && !apply {
+            errors.push(FieldError::forbidden(
+                "force",
+                "may not be specified for non-apply patch",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidOptions { kind, errors })
+        }
+    }
+}
+
+/// How a write records field ownership in managedFields.
+#[derive(Debug, Clone, Copy)]
+enum Ownership<'a> {
+    /// An Update entry of the request's manager, for a write to this subresource
+    /// (create, update and non-apply patches).
+    Update(Option<&'a str>),
+    /// The entries an apply computed, as they are.
+    Applied,
 }
 
 /// A meta/v1 `DeleteOptions` body (the parts the registry acts on).
@@ -617,9 +697,24 @@ impl Registry {
     ) -> Result<Value> {
         verb_allowed(c.resource, Verb::Create)?;
         self.authorize_collection(ctx, Verb::Create, c)?;
+        options.validate("CreateOptions", false)?;
         if options.strict {
             strict::check(c.resource, &body)?;
         }
+        self.insert(ctx, c, body, options, Ownership::Update(None))
+            .await
+    }
+
+    /// Stores a new object (once authorized), retrying a generated name that
+    /// collided.
+    async fn insert(
+        &self,
+        ctx: &RequestContext,
+        c: &CollectionRef,
+        body: Value,
+        options: &WriteOptions,
+        ownership: Ownership<'_>,
+    ) -> Result<Value> {
         let generated = meta::meta_str(&body, "name").is_empty()
             && !meta::meta_str(&body, "generateName").is_empty();
         for _ in 0..MAX_RETRIES {
@@ -629,6 +724,9 @@ impl Registry {
                 body.clone(),
                 &Stamp::fresh()?,
             )?;
+            if let Ownership::Update(subresource) = ownership {
+                record_update(&mut object, None, c.resource, subresource, options)?;
+            }
             let r = ObjectRef {
                 resource: c.resource,
                 namespace: c.namespace.clone().filter(|_| c.resource.namespaced),
@@ -687,6 +785,7 @@ impl Registry {
         verb_allowed(r.resource, Verb::Update)?;
         check_subresource(r.resource, r.subresource.as_deref(), Verb::Update)?;
         self.authorize(ctx, Verb::Update, r)?;
+        options.validate("UpdateOptions", false)?;
         if is_scale(r) {
             // A Scale body: the same compare-and-swap, on the object's spec.replicas.
             return self
@@ -704,7 +803,15 @@ impl Registry {
                 return Err(self.conflict(r));
             }
             match self
-                .write_update(ctx, r, &key, body.clone(), old, current, options)
+                .write_update(
+                    ctx,
+                    r,
+                    &key,
+                    body.clone(),
+                    (old, current),
+                    options,
+                    Ownership::Update(r.subresource.as_deref()),
+                )
                 .await?
             {
                 Some(done) => return Ok(done),
@@ -716,8 +823,9 @@ impl Registry {
     }
 
     /// `patch`: applies a JSON, merge or strategic merge patch to the stored object
-    /// (or its status) and stores the result compare-and-swap, retrying on races.
-    /// A `resourceVersion` the patch sets is a precondition, as upstream.
+    /// (or its status) and stores the result compare-and-swap, retrying on races;
+    /// or a server-side apply (see `server_side_apply`). A `resourceVersion` the
+    /// patch sets is a precondition, as upstream.
     pub async fn patch(
         &self,
         ctx: &RequestContext,
@@ -726,9 +834,28 @@ impl Registry {
         patch: &[u8],
         options: &WriteOptions,
     ) -> Result<Value> {
+        self.patch_or_create(ctx, r, patch_type, patch, options)
+            .await
+            .map(|(object, _)| object)
+    }
+
+    /// [`Registry::patch`], also saying whether the patch created the object (a
+    /// server-side apply to a missing object does: REST answers 201 then).
+    pub async fn patch_or_create(
+        &self,
+        ctx: &RequestContext,
+        r: &ObjectRef,
+        patch_type: PatchKind,
+        patch: &[u8],
+        options: &WriteOptions,
+    ) -> Result<(Value, bool)> {
         verb_allowed(r.resource, Verb::Patch)?;
         check_subresource(r.resource, r.subresource.as_deref(), Verb::Patch)?;
         self.authorize(ctx, Verb::Patch, r)?;
+        options.validate("PatchOptions", patch_type == PatchKind::Apply)?;
+        if patch_type == PatchKind::Apply {
+            return self.apply(ctx, r, patch, options).await;
+        }
         let patch: Value = serde_json::from_slice(patch)
             .map_err(|e| Error::BadRequest(format!("error decoding patch: {e}")))?;
         // Unknown fields of a patch are reported on the patch, not as an update's.
@@ -746,6 +873,7 @@ impl Registry {
             Ok(patched)
         })
         .await
+        .map(|object| (object, false))
     }
 
     /// Read, change with `change` (given the stored object, or its Scale for the
@@ -791,7 +919,15 @@ impl Registry {
                 }
             }
             if let Some(done) = self
-                .write_update(ctx, target, &key, patched, old, current, options)
+                .write_update(
+                    ctx,
+                    target,
+                    &key,
+                    patched,
+                    (old, current),
+                    options,
+                    Ownership::Update(r.subresource.as_deref()),
+                )
                 .await?
             {
                 return Ok(if is_scale(r) {
@@ -813,15 +949,18 @@ impl Registry {
         r: &ObjectRef,
         key: &str,
         body: Value,
-        old: Value,
-        current: i64,
+        (old, current): (Value, i64),
         options: &WriteOptions,
+        ownership: Ownership<'_>,
     ) -> Result<Option<Value>> {
         if options.strict && r.subresource.is_none() {
             strict::check(r.resource, &body)?;
         }
         let service = is_service(r) && r.subresource.is_none();
         let mut body = body;
+        // A status write keeps the stored metadata: an apply's entries go back after.
+        let applied_fields = matches!(ownership, Ownership::Applied)
+            .then(|| body.pointer("/metadata/managedFields").cloned());
         if service {
             // Before validation, which holds the ClusterIP immutable.
             service_alloc::keep_allocated(&mut body, &old);
@@ -834,6 +973,13 @@ impl Registry {
             body,
             &old,
         )?;
+        match (ownership, applied_fields) {
+            (Ownership::Update(subresource), _) => {
+                record_update(&mut object, Some(&old), r.resource, subresource, options)?;
+            }
+            (Ownership::Applied, Some(fields)) => set_managed_fields(&mut object, fields)?,
+            (Ownership::Applied, None) => {}
+        }
         if meta::same_content(&object, &old) {
             return Ok(Some(old));
         }
@@ -1027,6 +1173,62 @@ fn check_preconditions(
     Ok(())
 }
 
+/// Where an object records who owns which of its fields.
+fn set_managed_fields(object: &mut Value, fields: Option<Value>) -> Result<()> {
+    let meta = meta::metadata_mut(object)?;
+    match fields {
+        Some(list) => meta.insert("managedFields".into(), list),
+        None => meta.remove("managedFields"),
+    };
+    Ok(())
+}
+
+/// Which fields a write to `subresource` may own.
+fn ownership_scope(resource: &ResourceInfo, subresource: Option<&str>) -> apply::Scope {
+    apply::Scope::new(resource.subresource("status").is_some(), subresource)
+}
+
+/// The wire error of a failed record or apply.
+fn apply_error(resource: &'static ResourceInfo, object: &Value, error: apply::Error) -> Error {
+    match error {
+        apply::Error::Invalid(errors) => Error::Invalid {
+            resource,
+            name: meta::meta_str(object, "name").to_string(),
+            errors,
+        },
+        apply::Error::BadRequest(message) => Error::BadRequest(message),
+        apply::Error::Conflicts(conflicts) => Error::ApplyConflict(conflicts),
+    }
+}
+
+/// Records a create, update or non-apply patch of `object` (from `old`) in its
+/// managedFields, as an Update by the request's manager.
+fn record_update(
+    object: &mut Value,
+    old: Option<&Value>,
+    resource: &'static ResourceInfo,
+    subresource: Option<&str>,
+    options: &WriteOptions,
+) -> Result<()> {
+    let manager = options.manager();
+    let api_version = resource.api_version();
+    let now = meta::now_rfc3339();
+    let writer = apply::Writer {
+        manager: &manager,
+        subresource: subresource.unwrap_or(""),
+        api_version: &api_version,
+        now: &now,
+    };
+    apply::record_update(
+        rudder_api::patch::PatchType::for_resource(resource),
+        object,
+        old,
+        &writer,
+        ownership_scope(resource, subresource),
+    )
+    .map_err(|e| apply_error(resource, object, e))
+}
+
 /// `patch` applied to `base` as `patch_type` says.
 fn apply_patch(
     r: &ObjectRef,
@@ -1054,6 +1256,9 @@ fn apply_patch(
                 rudder_api::patch::PatchType::for_resource(resource)
             },
         )?),
+        PatchKind::Apply => Err(Error::Internal(
+            "an apply patch goes through Registry::apply".into(),
+        )),
     }
 }
 

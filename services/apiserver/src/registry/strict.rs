@@ -25,7 +25,9 @@ fn round_trip<T: serde::de::DeserializeOwned + serde::Serialize>(
         .map_err(|e| Error::Internal(format!("encoding {}: {e}", resource.kind)))
 }
 
-fn typed(resource: &ResourceInfo, value: &Value) -> Result<Option<Value>> {
+/// `value` as the kind's schema keeps it (unknown fields dropped); `None` for
+/// kinds without a typed form here.
+pub fn typed(resource: &ResourceInfo, value: &Value) -> Result<Option<Value>> {
     let out = match (resource.group, resource.kind) {
         ("", "ConfigMap") => round_trip::<ConfigMap>(resource, value)?,
         ("", "Endpoints") => round_trip::<Endpoints>(resource, value)?,

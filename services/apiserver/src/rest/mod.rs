@@ -401,6 +401,13 @@ impl RestApi {
             dry_run: query.get("dryRun") == "All",
             field_manager: Some(query.get("fieldManager").to_string()).filter(|s| !s.is_empty()),
             strict: query.get("fieldValidation") == "Strict",
+            force: query.flag("force"),
+            user_agent: parts
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
         };
         let include = IncludeObject::parse(query.get("includeObject"));
         let respond = |code: StatusCode, v: &Value| Ok(codec::object_response(code, format, v));
@@ -487,11 +494,16 @@ impl RestApi {
                     .unwrap_or("");
                 let kind = PatchKind::from_content_type(content_type)?;
                 let bytes = codec::read_body(&parts.headers, body).await?;
-                let patched = self
+                let (patched, created) = self
                     .registry
-                    .patch(ctx, &object_ref(), kind, &bytes, &write_options)
+                    .patch_or_create(ctx, &object_ref(), kind, &bytes, &write_options)
                     .await?;
-                respond(StatusCode::OK, &patched)
+                let code = if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                respond(code, &patched)
             }
             Verb::Delete => {
                 let options = delete_options(&parts.headers, body, query).await?;

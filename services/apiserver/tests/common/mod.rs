@@ -101,6 +101,32 @@ pub async fn ok(cluster: &TestCluster, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs a Python script with the admin kubeconfig as its argument; it must succeed
+/// and print JSON, which is returned. `None`, after saying so loudly, when the
+/// Python `kubernetes` client is not installed.
+pub async fn python_client(cluster: &TestCluster, script: &str) -> Option<Value> {
+    let probe = Command::new("python3")
+        .args(["-c", "import kubernetes"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("!!!!!!!! SKIPPED: the Python kubernetes client is not installed !!!!!!!!");
+        return None;
+    }
+    let out = tokio::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(cluster.layout().kubeconfig("admin"))
+        .output()
+        .await
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).expect("the script prints JSON"))
+}
+
 /// One store process with mTLS, killed on drop.
 pub struct TestStore {
     pub endpoint: String,
@@ -457,6 +483,16 @@ impl TestCluster {
             .with_root_certificates(roots)
             .with_no_client_auth();
         ApiClient::new(self.port, Arc::new(config))
+    }
+
+    /// rudder-client (gRPC) with the kubeconfig `<name>.conf`, without retries.
+    pub fn rudder_client(&self, name: &str) -> rudder_client::Client {
+        rudder_client::Client::from_kubeconfig(&rudder_client::KubeconfigOptions {
+            path: Some(self.layout().kubeconfig(name)),
+            ..Default::default()
+        })
+        .unwrap()
+        .with_retry_policy(rudder_client::RetryPolicy::none())
     }
 
     /// Runs the real kubectl with the admin kubeconfig.
