@@ -1,12 +1,13 @@
 //! The patch target: a patch document applied to a stored object, as
 //! `PATCH .../<name>` does it (`rudder_api::patch`: JSON patch, merge patch,
-//! strategic merge patch), then prepared as the update it becomes (defaulting,
+//! strategic merge patch, server-side apply), then prepared as the update it becomes (defaulting,
 //! validation). The first input byte picks the patch type, the second the stored
 //! object, the rest is the document. A strategic result is also diffed back against
 //! the original (`create_two_way_merge_patch`, what `apply` sends).
 
 use std::sync::LazyLock;
 
+use rudder_api::apply;
 use rudder_api::patch::{self, PatchType};
 use rudder_api::resource::{self, ResourceInfo};
 use rudder_apiserver::registry::PatchKind;
@@ -106,10 +107,11 @@ pub fn exercise(data: &[u8]) {
     let [kind, sample, document @ ..] = data else {
         return;
     };
-    let kind = match kind % 3 {
+    let kind = match kind % 4 {
         0 => PatchKind::Json,
         1 => PatchKind::Merge,
-        _ => PatchKind::Strategic,
+        2 => PatchKind::Strategic,
+        _ => PatchKind::Apply,
     };
     let samples = &*SAMPLES;
     assert!(!samples.is_empty(), "the sample objects must prepare");
@@ -146,6 +148,25 @@ fn apply(resource: &'static ResourceInfo, stored: &Value, kind: PatchKind, docum
             "strategic merge patch",
             patch::apply_strategic_merge_patch(stored, &document, ty).map_err(Into::into),
         ),
+        PatchKind::Apply => {
+            let api_version = resource.api_version();
+            let writer = apply::Writer {
+                manager: "fuzz",
+                subresource: "",
+                api_version: &api_version,
+                now: "2026-01-02T03:04:05Z",
+            };
+            // Every apply error is the client's (400, 422, 409): none is a finding.
+            apply::apply(
+                ty,
+                Some(stored),
+                &document,
+                &writer,
+                true,
+                apply::Scope::Whole,
+            )
+            .ok()
+        }
     };
     let Some(patched) = patched.filter(Value::is_object) else {
         return;

@@ -5,7 +5,7 @@
 //! form; this crate adds what Kubernetes keeps around those types: the table of
 //! served resources ([`resource`]), storage keys ([`keys`]), label and field
 //! selectors ([`selector`]), resource quantities ([`quantity`]), patches
-//! ([`patch`]), defaulting ([`defaults`]), validation ([`validation`]), wire
+//! ([`patch`]), server-side apply and managedFields ([`apply`]), defaulting ([`defaults`]), validation ([`validation`]), wire
 //! errors ([`status`]), Kubernetes protobuf bodies ([`protobuf`]), the `scale` subresource ([`scale`]) and rollout helpers
 //! ([`template`]). Everything here is pure: no I/O, no clocks, no randomness.
 

@@ -188,12 +188,23 @@ impl FieldSet {
     /// Every path of either set.
     pub fn union(&self, other: &FieldSet) -> FieldSet {
         let mut out = self.clone();
-        for (element, node) in &other.nodes {
-            let mine = out.nodes.entry(element.clone()).or_default();
-            mine.member |= node.member;
-            mine.children = mine.children.union(&node.children);
-        }
+        out.extend(other);
         out
+    }
+
+    /// Adds every path of `other`.
+    pub fn extend(&mut self, other: &FieldSet) {
+        for (element, node) in &other.nodes {
+            match self.nodes.get_mut(element) {
+                Some(mine) => {
+                    mine.member |= node.member;
+                    mine.children.extend(&node.children);
+                }
+                None => {
+                    self.nodes.insert(element.clone(), node.clone());
+                }
+            }
+        }
     }
 
     /// The paths of `self` that `other` does not hold.

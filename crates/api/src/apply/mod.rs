@@ -144,16 +144,6 @@ fn managed_fields(object: &Value) -> Option<&Value> {
         .filter(|v| !v.is_null())
 }
 
-fn without_managed_fields(object: Option<&Value>) -> Value {
-    let mut copy = object
-        .cloned()
-        .unwrap_or_else(|| Value::Object(Default::default()));
-    if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-        meta.remove("managedFields");
-    }
-    copy
-}
-
 fn set_managed_fields(object: &mut Value, entries: &[ManagedEntry]) {
     let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
         return;
@@ -211,11 +201,9 @@ pub fn record_update(
         None
     };
     let mut entries = starting_entries(request.or_else(|| old.and_then(managed_fields)), old)?;
-    let comparison = walk::compare(
-        ty,
-        &without_managed_fields(old),
-        &without_managed_fields(Some(new)),
-    );
+    // managedFields compare as one leaf, and nobody owns them (SERVER_FIELDS).
+    let none = Value::Object(Default::default());
+    let comparison = walk::compare(ty, old.unwrap_or(&none), new);
     let changed = ownable(&comparison.changed(), scope);
     let removed = ownable(&comparison.removed, scope);
     for entry in &mut entries {
@@ -315,7 +303,8 @@ pub fn apply(
             "metadata.managedFields must be nil".into(),
         ));
     }
-    let live_object = without_managed_fields(live);
+    let none = Value::Object(Default::default());
+    let live_object = live.unwrap_or(&none);
     let mut entries = live
         .and_then(managed_fields)
         .and_then(|l| managed::decode(l).ok())
@@ -340,7 +329,7 @@ pub fn apply(
     };
     let last = std::mem::replace(&mut entries[mine].fields, applied.clone());
 
-    let mut merged = merge::merge(ty, &live_object, config);
+    let mut merged = merge::merge(ty, live_object, config);
     let owned = entries
         .iter()
         .fold(FieldSet::new(), |all, e| all.union(&e.fields));
@@ -350,7 +339,7 @@ pub fn apply(
         }
     }
 
-    let comparison = walk::compare(ty, &live_object, &merged);
+    let comparison = walk::compare(ty, live_object, &merged);
     let changed = ownable(&comparison.changed(), scope);
     let removed = ownable(&comparison.removed, scope);
     let mut conflicts: Vec<(String, String, String)> = Vec::new();
@@ -374,7 +363,7 @@ pub fn apply(
         }
     }
     let entry = &mut entries[mine];
-    if entry.time.is_none() || merged != live_object || entry.fields != last {
+    if entry.time.is_none() || merged != *live_object || entry.fields != last {
         entry.time = Some(writer.now.to_string());
     }
     entry.api_version = writer.api_version.to_string();

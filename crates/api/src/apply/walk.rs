@@ -242,7 +242,7 @@ impl Comparison {
         } else {
             &mut self.removed
         };
-        *into = into.union(&below);
+        into.extend(&below);
     }
 
     fn maps(
@@ -252,16 +252,18 @@ impl Comparison {
         new: &Map<String, Value>,
         path: &mut FieldPath,
     ) {
-        let present = |m: &Map<String, Value>, k: &str| m.get(k).filter(|v| !v.is_null()).cloned();
+        fn present<'v>(m: &'v Map<String, Value>, k: &str) -> Option<&'v Value> {
+            m.get(k).filter(|v| !v.is_null())
+        }
         let mut names: Vec<&String> = old.keys().chain(new.keys()).collect();
         names.sort();
         names.dedup();
         for name in names {
             path.push(fieldset::field(name));
             match (present(old, name), present(new, name)) {
-                (None, Some(n)) => self.whole(ty, name, &n, path, true),
-                (Some(o), None) => self.whole(ty, name, &o, path, false),
-                (Some(o), Some(n)) => self.values(ty, name, &o, &n, path),
+                (None, Some(n)) => self.whole(ty, name, n, path, true),
+                (Some(o), None) => self.whole(ty, name, o, path, false),
+                (Some(o), Some(n)) => self.values(ty, name, o, n, path),
                 (None, None) => {}
             }
             path.pop();
@@ -348,7 +350,7 @@ impl Comparison {
         } else {
             &mut self.removed
         };
-        *into = into.union(&set);
+        into.extend(&set);
     }
 }
 
@@ -356,8 +358,15 @@ impl Comparison {
 pub fn compare(ty: PatchType, old: &Value, new: &Value) -> Comparison {
     let mut out = Comparison::default();
     let empty = Map::new();
-    let as_map = |v: &Value| v.as_object().cloned().unwrap_or_else(|| empty.clone());
-    out.maps(ty, &as_map(old), &as_map(new), &mut Vec::new());
+    fn as_map<'v>(v: &'v Value, empty: &'v Map<String, Value>) -> &'v Map<String, Value> {
+        v.as_object().unwrap_or(empty)
+    }
+    out.maps(
+        ty,
+        as_map(old, &empty),
+        as_map(new, &empty),
+        &mut Vec::new(),
+    );
     out
 }
 

@@ -148,7 +148,8 @@ impl WriteOptions {
             }
             _ => {}
         }
-        if self.force && !apply {
+        // Only PatchOptions have `force`; other verbs ignore the parameter.
+        if self.force && !apply && kind == "PatchOptions" {
             errors.push(FieldError::forbidden(
                 "force",
                 "may not be specified for non-apply patch",
