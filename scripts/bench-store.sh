@@ -12,8 +12,13 @@
 # Only orchestration lives here; the load, medians and table are rudder-bench's (Rust,
 # unit-tested). Every process started is killed on exit, whatever the exit.
 #
+# Then, with CHECK_PERF=1 (the default), `etcdctl check perf --load=s` (etcd's own verdict:
+# 50 clients at 150 writes/s for 60 s; slowest request < 0.5 s, stddev < 0.1 s, ≥ 90% of the
+# rate) against one fresh member of each target, printed side by side: on a busy machine
+# etcd fails it too, so rudder's verdict only means something next to etcd's.
+#
 # Knobs (environment): ROUNDS=3  DURATION=10s  CLIENTS=1,16,64,256  RANGE_CLIENTS=16
-#   SIZES="1 3"  CONNS_PER_MEMBER=4  SNAPSHOT_COUNT=100000  TARGETS="etcd rudder"
+#   SIZES="1 3"  CONNS_PER_MEMBER=4  SNAPSHOT_COUNT=100000  TARGETS="etcd rudder"  CHECK_PERF=1
 #   ETCD=/usr/bin/etcd  RUDDER_STORE=<target>/release/rudder-store  OUT=<results dir>
 set -euo pipefail
 
@@ -26,6 +31,7 @@ CONNS_PER_MEMBER=${CONNS_PER_MEMBER:-4}
 # etcd 3.4's default, passed to both so the two snapshot equally often.
 SNAPSHOT_COUNT=${SNAPSHOT_COUNT:-100000}
 TARGETS=${TARGETS:-etcd rudder}
+CHECK_PERF=${CHECK_PERF:-1}
 
 BIN_DIR=${BIN_DIR:-${CARGO_TARGET_DIR:-$HOME/.cache/rudder-target}/release}
 ETCD=${ETCD:-/usr/bin/etcd}
@@ -126,6 +132,29 @@ for size in $SIZES; do
     done
   done
 done
+
+# check_perf TARGET: etcdctl check perf --load=s against one fresh member of TARGET.
+check_perf() {
+  local target=$1 dir=$work/check-perf-$1
+  mkdir -p "$dir"
+  start_cluster "$target" 1 "$dir"
+  local etcdctl=(env ETCDCTL_API=3 etcdctl --endpoints "$endpoints" --cacert "$pki/ca.crt"
+    --cert "$pki/apiserver-etcd-client.crt" --key "$pki/apiserver-etcd-client.key")
+  for _ in $(seq 300); do "${etcdctl[@]}" endpoint health >/dev/null 2>&1 && break; sleep 0.2; done
+  # the progress bar redraws with carriage returns; keep etcdctl's verdict lines
+  "${etcdctl[@]}" check perf --load=s 2>&1 </dev/null | tr '\r' '\n' \
+    | grep -oE '(PASS|FAIL|Slowest request).*' | sed "s/^/check perf, $target: /" | tee -a "$OUT/check-perf.txt" &
+  pids+=($!)
+  wait "${pids[-1]}" || true
+  stop "${pids[@]}"
+  pids=()
+  rm -rf "$dir"
+}
+
+if [ "$CHECK_PERF" = 1 ]; then
+  echo "== etcdctl check perf --load=s, 1 member each (60 s per target)"
+  for target in "${targets[@]}"; do check_perf "$target"; done
+fi
 
 shopt -s nullglob
 results=("$OUT"/*.json)

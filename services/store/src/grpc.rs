@@ -269,37 +269,9 @@ pub struct MaintenanceService {
     pub node: RaftNode,
 }
 
-/// FNV-1a over the history, as a stand-in for etcd's CRC: equal on members with equal data.
-fn hash_history(node: &RaftNode, revision: i64) -> Result<(u32, i64, i64), Error> {
-    node.sm.read(|st, h| {
-        let current = st.mvcc.current_revision();
-        let upto = if revision > 0 { revision } else { current };
-        if upto > current {
-            return Err(EtcdError::FutureRevision.into());
-        }
-        let compacted = st.mvcc.compacted_revision();
-        let mut hash: u32 = 0x811c_9dc5;
-        let mut from = 0;
-        loop {
-            let records = mvcc::History::scan(h, from, 1000)?;
-            let Some((last, _)) = records.last() else {
-                break;
-            };
-            let next = last.main + 1;
-            for (rev, rec) in &records {
-                if rev.main > upto {
-                    return Ok((hash, compacted, upto));
-                }
-                let bytes = crate::db::encode(rec)?;
-                for b in rev.to_bytes().iter().chain(&bytes) {
-                    hash ^= u32::from(*b);
-                    hash = hash.wrapping_mul(0x0100_0193);
-                }
-            }
-            from = next;
-        }
-        Ok((hash, compacted, upto))
-    })
+/// etcd's HashKV at `revision` (0: now) over the applied state.
+fn hash_kv(node: &RaftNode, revision: i64) -> Result<mvcc::hash::KvHash, Error> {
+    node.sm.read(|st, h| st.mvcc.hash_kv(h, revision))
 }
 
 #[tonic::async_trait]
@@ -375,12 +347,13 @@ impl PbMaintenanceService for MaintenanceService {
         _request: Request<PbHashRequest>,
     ) -> Result<Response<PbHashResponse>, Status> {
         let node = self.node.clone();
-        let (hash, _, revision) = tokio::task::spawn_blocking(move || hash_history(&node, 0))
+        // etcd hashes its whole database file here; the keyspace's hash is our equivalent
+        let kv = tokio::task::spawn_blocking(move || hash_kv(&node, 0))
             .await
             .map_err(|e| Status::internal(e.to_string()))??;
         Ok(Response::new(PbHashResponse {
-            header: Some(self.node.header(revision)),
-            hash,
+            header: Some(self.node.header(kv.revision)),
+            hash: kv.hash,
         }))
     }
 
@@ -390,15 +363,14 @@ impl PbMaintenanceService for MaintenanceService {
     ) -> Result<Response<PbHashKvResponse>, Status> {
         let revision = request.into_inner().revision;
         let node = self.node.clone();
-        let (hash, compact_revision, hash_revision) =
-            tokio::task::spawn_blocking(move || hash_history(&node, revision))
-                .await
-                .map_err(|e| Status::internal(e.to_string()))??;
+        let kv = tokio::task::spawn_blocking(move || hash_kv(&node, revision))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))??;
         Ok(Response::new(PbHashKvResponse {
             header: Some(self.node.current_header()),
-            hash,
-            compact_revision,
-            hash_revision,
+            hash: kv.hash,
+            compact_revision: kv.compacted,
+            hash_revision: kv.revision,
         }))
     }
 
@@ -486,6 +458,17 @@ impl ClusterService {
     }
 }
 
+/// Checks the peer URLs a MemberAdd or MemberUpdate carries; returns the first.
+fn check_peer_urls(urls: &[String]) -> Result<&str, Status> {
+    let first = urls
+        .first()
+        .ok_or_else(|| Status::invalid_argument("etcdserver: no peer URLs given"))?;
+    for url in urls {
+        crate::config::parse_endpoint(url).map_err(|e| Status::invalid_argument(e.to_string()))?;
+    }
+    Ok(first)
+}
+
 #[tonic::async_trait]
 impl PbClusterService for ClusterService {
     async fn member_add(
@@ -493,15 +476,7 @@ impl PbClusterService for ClusterService {
         request: Request<PbMemberAddRequest>,
     ) -> Result<Response<PbMemberAddResponse>, Status> {
         let req = request.into_inner();
-        let first = req
-            .peer_ur_ls
-            .first()
-            .ok_or_else(|| Status::invalid_argument("etcdserver: no peer URLs given"))?;
-        for url in &req.peer_ur_ls {
-            crate::config::parse_endpoint(url)
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        }
-        let id = crate::types::node_id_of(first);
+        let id = crate::types::node_id_of(check_peer_urls(&req.peer_ur_ls)?);
         let member = Member {
             name: String::new(),
             peer_urls: req.peer_ur_ls.clone(),
@@ -543,9 +518,20 @@ impl PbClusterService for ClusterService {
 
     async fn member_update(
         &self,
-        _request: Request<PbMemberUpdateRequest>,
+        request: Request<PbMemberUpdateRequest>,
     ) -> Result<Response<PbMemberUpdateResponse>, Status> {
-        Err(Status::unimplemented("MemberUpdate is not supported"))
+        let req = request.into_inner();
+        check_peer_urls(&req.peer_ur_ls)?;
+        self.node
+            .change_members(MemberChange::UpdatePeers {
+                id: req.id,
+                peer_urls: req.peer_ur_ls,
+            })
+            .await?;
+        Ok(Response::new(PbMemberUpdateResponse {
+            header: Some(self.node.current_header()),
+            members: self.members(),
+        }))
     }
 
     async fn member_list(

@@ -38,7 +38,7 @@ pub enum Forwarded {
     Write(Request),
     /// The leader's read index: the log index a linearizable read must wait for.
     ReadIndex,
-    /// A membership change (MemberAdd, MemberPromote, MemberRemove).
+    /// A membership change (MemberAdd, MemberPromote, MemberRemove, MemberUpdate, publish).
     ChangeMembers(MemberChange),
     /// Renew a lease on the leader, whose clock decides expiry.
     LeaseKeepAlive(i64),
@@ -59,6 +59,14 @@ pub enum MemberChange {
     Promote { id: NodeId },
     /// A member leaves.
     Remove { id: NodeId },
+    /// A started member records its name and client URLs (etcd's publish).
+    Publish {
+        id: NodeId,
+        name: String,
+        client_urls: Vec<String>,
+    },
+    /// A member's peer URLs change (MemberUpdate).
+    UpdatePeers { id: NodeId, peer_urls: Vec<String> },
 }
 
 /// The leader's answer to a [`Forwarded`] request.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use etcd_client::proto::PbResponseHeader;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, RaftError};
 use rocksdb::DB;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, EtcdError, Result};
 use crate::log_store::LogStore;
@@ -18,6 +19,12 @@ use crate::proposer::Proposer;
 use crate::read_index::{ReadIndex, ReadIndexBatcher};
 use crate::state_machine::StateMachine;
 use crate::types::{Member, NodeId, Raft};
+
+/// How long a member waits before publishing itself again after a failed attempt.
+const PUBLISH_RETRY: Duration = Duration::from_millis(200);
+
+/// Pause between two rounds of leadership confirmation for a read index.
+const READ_INDEX_RETRY: Duration = Duration::from_millis(10);
 
 /// Timing and snapshot settings for raft, from etcd's flags.
 #[derive(Debug, Clone)]
@@ -119,7 +126,7 @@ impl RaftNode {
             let raft = raft.clone();
             ReadIndexBatcher::new("leader", move || {
                 let raft = raft.clone();
-                async move { leader_read_index(&raft).await }
+                async move { leader_read_index(&raft, request_timeout).await }
             })
         };
         let reads = {
@@ -256,6 +263,18 @@ impl RaftNode {
                 membership.nodes().map(|(id, _)| *id).collect(),
             )
         };
+        let known = |id: NodeId| -> Result<Member> {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            let member = m.membership_config.membership().get_node(&id).cloned();
+            member.ok_or_else(|| EtcdError::MemberNotFound.into())
+        };
+        let set_node = |id: NodeId, member: Member| {
+            self.raft.change_membership(
+                ChangeMembers::SetNodes(BTreeMap::from([(id, member)])),
+                true,
+            )
+        };
         let result = match change {
             MemberChange::Add {
                 id,
@@ -289,6 +308,25 @@ impl RaftNode {
                     .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), true)
                     .await
             }
+            MemberChange::Publish {
+                id,
+                name,
+                client_urls,
+            } => {
+                let member = Member {
+                    name,
+                    client_urls,
+                    ..known(id)?
+                };
+                set_node(id, member).await
+            }
+            MemberChange::UpdatePeers { id, peer_urls } => {
+                let member = Member {
+                    peer_urls,
+                    ..known(id)?
+                };
+                set_node(id, member).await
+            }
             MemberChange::Remove { id } => {
                 if !nodes.contains(&id) {
                     return Err(EtcdError::MemberNotFound.into());
@@ -311,6 +349,66 @@ impl RaftNode {
                 Err(EtcdError::MembershipChange.into())
             }
             Err(RaftError::Fatal(_)) => Err(EtcdError::Stopped.into()),
+        }
+    }
+
+    /// etcd's publish: records this member's name and client URLs in the membership, through
+    /// the leader, whenever this member sees itself there without them (a member added at
+    /// runtime is known by its peer URLs only; founders know only their own client URLs).
+    /// Runs until `stop` is cancelled.
+    /// `published` turns true the first time the membership shows them.
+    pub async fn publish(
+        &self,
+        name: String,
+        client_urls: Vec<String>,
+        published: tokio::sync::watch::Sender<bool>,
+        stop: CancellationToken,
+    ) {
+        let mut metrics = self.raft.metrics();
+        loop {
+            let done = {
+                let m = metrics.borrow_and_update();
+                let me = m.membership_config.membership().get_node(&self.id);
+                me.map(|me| me.name == name && me.client_urls == client_urls)
+            };
+            if done == Some(true) {
+                published.send_replace(true);
+            }
+            match done {
+                // Looked at again when the membership changes: a founder's own view of it
+                // may be replaced by the one the elected leader's log carries.
+                // (Metrics change with every applied write: at most one look per retry period.)
+                Some(true) | None => {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        changed = metrics.changed() => if changed.is_err() { return },
+                    }
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(PUBLISH_RETRY) => {}
+                    }
+                    continue;
+                }
+                Some(false) => {}
+            }
+            let change = MemberChange::Publish {
+                id: self.id,
+                name: name.clone(),
+                client_urls: client_urls.clone(),
+            };
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                result = self.change_members(change) => match result {
+                    Ok(()) => tracing::info!(%name, "published name and client URLs"),
+                    // e.g. another membership change in progress, or no leader yet
+                    Err(e) => tracing::debug!(error = %e, "publish failed; retrying"),
+                },
+            }
+            // then look again, once this member's view of the membership may have caught up
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(PUBLISH_RETRY) => {}
+            }
         }
     }
 
@@ -363,14 +461,25 @@ async fn wait_for_leader(raft: &Raft, timeout: Duration) -> Result<(NodeId, Memb
 }
 
 /// A read index from `raft`, which must lead: its commit index once a quorum has confirmed
-/// that it still leads.
-async fn leader_read_index(raft: &Raft) -> ReadIndex {
-    match raft.get_read_log_id().await {
-        Ok((read, _applied)) => Ok(read.map(|l| l.index)),
-        Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
-            Err(EtcdError::NoLeader)
+/// that it still leads. openraft gives each confirming heartbeat one heartbeat interval; a
+/// round that misses it on a busy machine is retried until `timeout`, as etcd's read index
+/// waits up to its request timeout.
+async fn leader_read_index(raft: &Raft, timeout: Duration) -> ReadIndex {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match raft.get_read_log_id().await {
+            Ok((read, _applied)) => return Ok(read.map(|l| l.index)),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(_))) => {
+                return Err(EtcdError::NoLeader);
+            }
+            Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(EtcdError::Timeout);
+                }
+                // a peer that refuses at once must not turn this into a busy loop
+                tokio::time::sleep(READ_INDEX_RETRY).await;
+            }
+            Err(RaftError::Fatal(_)) => return Err(EtcdError::Stopped),
         }
-        Err(RaftError::APIError(CheckIsLeaderError::QuorumNotEnough(_))) => Err(EtcdError::Timeout),
-        Err(RaftError::Fatal(_)) => Err(EtcdError::Stopped),
     }
 }

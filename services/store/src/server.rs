@@ -44,18 +44,15 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     let initial: BTreeMap<_, _> = config
         .initial_cluster
         .iter()
+        // The same on every founder (each writes it as the log's first entry); client URLs
+        // are published through raft once the members run.
         .map(|m| {
-            let me = m.id == config.id;
             (
                 m.id,
                 Member {
                     name: m.name.clone(),
                     peer_urls: m.peer_urls.clone(),
-                    client_urls: if me {
-                        config.advertise_client_urls.clone()
-                    } else {
-                        Vec::new()
-                    },
+                    client_urls: Vec::new(),
                 },
             )
         })
@@ -81,6 +78,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     );
     let lessor_task = lessor.spawn(workers.clone());
     let raft_metrics_task = spawn_raft_metrics(node.clone(), workers.clone());
+    // As etcd, clients are served once this member is published in the membership: before
+    // that, the publishing membership changes would race the first requests.
+    let (published_tx, published) = tokio::sync::watch::channel(false);
+    let publish_task = {
+        let (node, stop) = (node.clone(), workers.clone());
+        let (name, urls) = (config.name.clone(), config.advertise_client_urls.clone());
+        tokio::spawn(
+            async move { node.publish(name, urls, published_tx, stop).await }
+                .instrument(info_span!("publish")),
+        )
+    };
 
     let health = Health::new();
     let mut metrics_servers = Vec::new();
@@ -128,9 +136,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
             .add_service(PbClusterServer::new(ClusterService { node: node.clone() }));
         let stop = listeners.clone();
         let url = ep.url.clone();
-        info!(url = %url, "serving client requests");
+        let mut published = published.clone();
         servers.push(tokio::spawn(
             async move {
+                tokio::select! {
+                    _ = stop.cancelled() => return Ok(()),
+                    p = published.wait_for(|p| *p) => if p.is_err() { return Ok(()) },
+                }
+                info!("serving client requests");
                 router
                     .serve_with_incoming_shutdown(incoming(listener), stop.cancelled_owned())
                     .await
@@ -193,6 +206,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<()> {
     workers.cancel();
     let _ = lessor_task.await;
     let _ = raft_metrics_task.await;
+    let _ = publish_task.await;
     node.shutdown().await;
     // the database closes when the last handle (node, log store, state machine) drops
     drop(node);

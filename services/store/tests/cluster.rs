@@ -28,8 +28,75 @@ fn three_members_elect_a_leader_and_followers_forward_writes() {
         let v = json(&m.must(&["get", "--prefix", "k", "-w", "json"]));
         assert_eq!(v["count"], 2, "{}: {v}", m.name);
     }
-    let v = json(&c.members[0].must(&["member", "list", "-w", "json"]));
-    assert_eq!(v["members"].as_array().map(Vec::len), Some(3), "{v}");
+    // every member publishes its name and client URLs, as etcd's do
+    let named = |v: &Value| {
+        let mut seen: Vec<(String, String)> = v["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|mem| {
+                let url = mem["clientURLs"][0].as_str().unwrap_or_default();
+                (
+                    mem["name"].as_str().unwrap_or_default().to_string(),
+                    url.to_string(),
+                )
+            })
+            .collect();
+        seen.sort();
+        seen
+    };
+    let expected: Vec<(String, String)> = c
+        .members
+        .iter()
+        .map(|m| (m.name.clone(), m.endpoint()))
+        .collect();
+    assert_eventually!(
+        named(&json(&c.members[0].must(&["member", "list", "-w", "json"]))) == expected,
+        Duration::from_secs(20),
+        "members never published themselves: {}",
+        c.members[0].must(&["member", "list", "-w", "json"])
+    );
+
+    // MemberUpdate: a second peer URL for a follower; replication goes on
+    let f = followers[0];
+    let id = format!("{:x}", member_id(&c.members[f]));
+    let second = format!("https://127.0.0.1:{}", common::free_port());
+    let urls = format!("{},{second}", c.members[f].peer_url());
+    let out = c.members[leader].must(&["member", "update", &id, &format!("--peer-urls={urls}")]);
+    assert!(out.contains("updated in cluster"), "{out}");
+    let v = json(&c.members[f].must(&["member", "list", "-w", "json"]));
+    let updated = v["members"]
+        .as_array()
+        .and_then(|ms| {
+            ms.iter()
+                .find(|mem| mem["name"] == c.members[f].name.as_str())
+        })
+        .unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(updated["peerURLs"][1], second.as_str(), "{v}");
+    c.members[f].must(&["put", "after-update", "1"]);
+    assert_eq!(
+        c.members[f].must(&["get", "after-update", "--print-value-only"]),
+        "1\n"
+    );
+    let missing = c.members[leader].etcdctl(&[
+        "member",
+        "update",
+        "1234",
+        "--peer-urls=https://127.0.0.1:1",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("member not found"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}
+
+/// The member id etcdctl reports for `m`.
+fn member_id(m: &common::Member) -> u64 {
+    let v = json(&m.must(&["endpoint", "status", "-w", "json"]));
+    v[0]["Status"]["header"]["member_id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no member id: {v}"))
 }
 
 #[test]
@@ -54,6 +121,59 @@ fn killing_the_leader_elects_a_new_one_and_it_rejoins() {
         m.log()
     );
     assert_eq!(m.must(&["get", "before", "--print-value-only"]), "1\n");
+}
+
+#[test]
+fn a_paused_leader_is_replaced_then_steps_down_and_catches_up() {
+    let mut c = Cluster::new(3);
+    c.start();
+    let old = c.leader();
+    c.members[old].must(&["put", "before", "0"]);
+    c.members[old].pause();
+    let others: Vec<usize> = (0..3).filter(|i| *i != old).collect();
+    // the other two elect a leader among themselves and take writes; a write that fails while
+    // they do is retried, and only acknowledged ones are counted
+    let mut acked = Vec::new();
+    for i in 0..10 {
+        let (key, m) = (format!("p{i}"), &c.members[others[i % 2]]);
+        assert_eventually!(
+            m.etcdctl(&["put", &key, &i.to_string()]).status.success(),
+            Duration::from_secs(30),
+            "no write succeeded while the leader was paused; log:\n{}",
+            m.log()
+        );
+        acked.push(key);
+    }
+    let new = c.members[others[0]].must(&["endpoint", "status", "-w", "json"]);
+    let new_leader = json(&new)[0]["Status"]["leader"].as_u64().expect("leader");
+    c.members[old].resume();
+    // the old leader learns of the new term, follows, and has every acknowledged write
+    let m = &c.members[old];
+    assert_eventually!(
+        m.etcdctl(&["endpoint", "status", "-w", "json"])
+            .status
+            .success()
+            && json(&m.must(&["endpoint", "status", "-w", "json"]))[0]["Status"]["leader"].as_u64()
+                == Some(new_leader),
+        Duration::from_secs(20),
+        "the old leader never followed the new one; log:\n{}",
+        m.log()
+    );
+    let held = || -> Vec<String> {
+        let out = m.etcdctl(&["get", "--prefix", "p", "--consistency=s", "--keys-only"]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    assert_eventually!(
+        acked.iter().all(|key| held().contains(key)),
+        Duration::from_secs(20),
+        "the old leader lost acknowledged writes: it holds {:?} of {acked:?}",
+        held()
+    );
+    assert_eq!(m.must(&["get", "before", "--print-value-only"]), "0\n");
 }
 
 #[test]
@@ -131,6 +251,20 @@ fn a_member_added_at_runtime_catches_up_from_a_snapshot() {
         .unwrap_or_else(|| panic!("no learner in {list}"))["ID"]
         .as_u64()
         .expect("id");
+    // the newcomer published its name and client URLs once it started
+    let newcomer_listed = |list: &Value| {
+        list["members"].as_array().into_iter().flatten().any(|mem| {
+            mem["ID"] == learner
+                && mem["name"] == "m3"
+                && mem["clientURLs"][0] == c.members[3].endpoint().as_str()
+        })
+    };
+    assert_eventually!(
+        newcomer_listed(&json(&c.members[0].must(&["member", "list", "-w", "json"]))),
+        Duration::from_secs(20),
+        "the added member never published itself: {}",
+        c.members[0].must(&["member", "list", "-w", "json"])
+    );
     let promoted = c.members[1].must(&["member", "promote", &format!("{learner:x}")]);
     assert!(promoted.contains("promoted"), "{promoted}");
     let list = json(&c.members[2].must(&["member", "list", "-w", "json"]));

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -79,28 +79,7 @@ fn delete_with_prefix_and_prev_kv() {
 fn txn_from_stdin() {
     let m = started();
     m.must(&["put", "foo", "bar"]);
-    let run = |script: &str| {
-        let mut child = m
-            .etcdctl_cmd(&["txn", "--interactive=false"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("etcdctl txn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(script.as_bytes())
-            .expect("write script");
-        let out = child.wait_with_output().expect("txn output");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
-    };
+    let run = |script: &str| m.must_txn(script);
     let out = run("value(\"foo\") = \"bar\"\n\nput foo baz\n\nput foo nope\n\n");
     assert_eq!(out, "SUCCESS\n\nOK\n");
     assert_eq!(m.must(&["get", "foo", "--print-value-only"]), "baz\n");
@@ -345,7 +324,15 @@ fn acknowledged_writes_survive_kill_9() {
 #[test]
 fn member_list_names_this_member() {
     let m = started();
-    let v = json(&m.must(&["member", "list", "-w", "json"]));
+    // the member publishes its client URLs through raft once it runs, as etcd's does
+    let list = || json(&m.must(&["member", "list", "-w", "json"]));
+    assert_eventually!(
+        list()["members"][0]["clientURLs"][0] == m.endpoint().as_str(),
+        Duration::from_secs(10),
+        "the member never published its client URLs: {}",
+        list()
+    );
+    let v = list();
     let members = v["members"].as_array().expect("members");
     assert_eq!(members.len(), 1, "{v}");
     assert_eq!(members[0]["name"], "default");
@@ -353,23 +340,83 @@ fn member_list_names_this_member() {
     assert_eq!(members[0]["ID"], v["header"]["member_id"]);
 }
 
-/// `etcdctl check perf` (the small load: 50 clients, 60 s) passes against one member. It
-/// judges latency (slowest request < 0.5 s, stddev < 0.1 s), so it needs an idle machine and
-/// a release build: `cargo test --release -p rudder-store --test etcdctl -- --ignored`.
+/// `etcdctl check perf --load=s` against one member (50 clients at 150 writes/s for 60 s;
+/// fails when the slowest request takes ≥ 0.5 s, the stddev ≥ 0.1 s or the rate < 90%).
+/// It judges the machine as much as the server, so a real etcd runs it first as a control:
+/// rudder-store must pass wherever etcd passes. Needs an idle machine and a release build:
+/// `cargo test --release -p rudder-store --test etcdctl check_perf -- --ignored`
+/// (`make bench-store` prints both verdicts too).
 #[test]
-#[ignore = "a 60 s latency benchmark; run on an idle machine with --ignored"]
-fn check_perf_passes() {
-    let m = started();
-    let out = m
-        .etcdctl_cmd(&["check", "perf", "--load=s"])
-        .env_remove("ETCDCTL_COMMAND_TIMEOUT")
-        .output()
-        .expect("etcdctl check perf");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+#[ignore = "two 60 s latency benchmarks; run on an idle machine with --ignored"]
+fn check_perf_passes_where_etcd_passes() {
+    let check_perf = |m: &Member| {
+        let out = m
+            .etcdctl_cmd(&["check", "perf", "--load=s"])
+            .env_remove("ETCDCTL_COMMAND_TIMEOUT")
+            .output()
+            .expect("etcdctl check perf");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // the progress bar redraws with carriage returns; keep the verdict lines
+        let verdict: Vec<&str> = text
+            .split(['\r', '\n'])
+            .filter(|l| l.contains("PASS") || l.contains("FAIL") || l.contains("Slowest"))
+            .collect();
+        (
+            out.status.success() && !text.contains("FAIL"),
+            verdict.join("\n"),
+        )
+    };
+    let (etcd_passed, etcd) = {
+        let mut m = Member::etcd();
+        m.start();
+        check_perf(&m)
+    };
+    let (passed, ours) = check_perf(&started());
+    eprintln!("etcd:\n{etcd}\nrudder-store:\n{ours}");
+    assert!(
+        etcd_passed,
+        "the machine is too busy for check perf: etcd fails it too\netcd:\n{etcd}\nrudder-store:\n{ours}"
     );
-    assert!(out.status.success() && text.contains("PASS"), "{text}");
-    assert!(!text.contains("FAIL"), "{text}");
+    assert!(
+        passed,
+        "etcd passes, rudder-store fails\netcd:\n{etcd}\nrudder-store:\n{ours}"
+    );
+}
+
+/// The same writes on a real etcd 3.4 and on rudder-store give the same `endpoint hashkv`,
+/// now, at an older revision and after a compaction.
+#[test]
+fn hashkv_equals_etcds() {
+    let members = [started(), {
+        let mut etcd = Member::etcd();
+        etcd.start();
+        etcd
+    }];
+    let hash = |m: &Member, rev: &str| {
+        let v = json(&m.must(&["endpoint", "hashkv", "--rev", rev, "-w", "json"]));
+        v[0]["HashKV"]["hash"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no hash: {v}"))
+    };
+    let mut seen = Vec::new();
+    for m in &members {
+        m.must(&["put", "a", "1"]);
+        m.must(&["put", "b", "2"]);
+        m.must(&["put", "a", "3"]);
+        m.must(&["put", "/dir/x", ""]);
+        m.must(&["put", "/dir/y", "y"]);
+        m.must(&["del", "b"]);
+        m.must_txn("value(\"a\") = \"3\"\n\nput a 4\nput c 5\ndel /dir/x\n\n\n");
+        m.must(&["del", "--prefix", "/dir"]);
+        m.must(&["put", "b", "again"]);
+        let before = (hash(m, "0"), hash(m, "5"));
+        m.must(&["compaction", "8"]);
+        m.must(&["put", "a", "after"]);
+        seen.push((before, hash(m, "0"), hash(m, "9")));
+    }
+    assert_eq!(seen[0], seen[1], "rudder-store's hashes, then etcd's");
 }

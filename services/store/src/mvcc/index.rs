@@ -124,14 +124,6 @@ impl KeyIndex {
         })
     }
 
-    /// Every revision the index still holds with `main > after`, in order.
-    pub fn revisions_since(&self, after: i64) -> impl Iterator<Item = Revision> + '_ {
-        self.generations
-            .iter()
-            .flat_map(|g| g.revs.iter().copied())
-            .filter(move |r| r.main > after)
-    }
-
     /// Forgets history at or before `at` except the version live at `at`, as etcd's
     /// `keyIndex.compact`; a tombstone is dropped too. Revisions ≤ `at` still needed are
     /// added to `keep`.
@@ -270,11 +262,11 @@ impl TreeIndex {
         self.keys.is_empty()
     }
 
-    /// Every key's revisions after `after`, for HashKV-style walks; unordered across keys.
-    pub fn all_revisions_since(&self, after: i64) -> impl Iterator<Item = Revision> + '_ {
+    /// The revision each key live at `at` had then: what a compaction at `at` keeps.
+    pub fn live_revisions_at(&self, at: i64) -> impl Iterator<Item = Revision> + '_ {
         self.keys
             .values()
-            .flat_map(move |ki| ki.revisions_since(after))
+            .filter_map(move |ki| ki.get(at).map(|k| k.modified))
     }
 }
 

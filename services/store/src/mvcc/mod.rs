@@ -6,6 +6,7 @@
 //! durable (the state machine: one rocksdb `WriteBatch` per applied raft batch). The key index
 //! ([`index::TreeIndex`]) is in memory, as etcd's is.
 
+pub mod hash;
 pub mod index;
 pub mod types;
 

@@ -28,6 +28,8 @@ macro_rules! assert_eventually {
 }
 
 pub const ETCDCTL: &str = "/usr/bin/etcdctl";
+/// The real etcd (Debian's etcd-server 3.4), for side-by-side checks: it takes the same flags.
+pub const ETCD: &str = "/usr/bin/etcd";
 
 pub use rudder_testkit::free_port;
 
@@ -46,6 +48,8 @@ pub struct Member {
     pub cluster_state: &'static str,
     /// Flags added after the usual ones.
     pub extra_args: Vec<String>,
+    /// The server binary: rudder-store, or [`ETCD`] to compare with.
+    pub program: PathBuf,
     child: Option<Child>,
 }
 
@@ -61,6 +65,13 @@ impl Member {
         m
     }
 
+    /// Like [`Member::new`], but a real etcd.
+    pub fn etcd() -> Self {
+        let mut m = Self::new();
+        m.program = ETCD.into();
+        m
+    }
+
     /// A member whose certificates are already under `dir`.
     pub fn in_dir(dir: &Path, name: &str) -> Self {
         Self {
@@ -73,6 +84,7 @@ impl Member {
             initial_cluster: String::new(),
             cluster_state: "new",
             extra_args: Vec::new(),
+            program: env!("CARGO_BIN_EXE_rudder-store").into(),
             child: None,
         }
     }
@@ -149,13 +161,13 @@ impl Member {
             .append(true)
             .open(self.log_path())
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_rudder-store"))
+        let child = Command::new(&self.program)
             .args(self.args())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("spawn rudder-store");
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.program.display()));
         self.child = Some(child);
     }
 
@@ -181,11 +193,31 @@ impl Member {
         }
     }
 
-    /// Stops the process with SIGTERM and waits for a clean exit.
     pub fn is_running(&self) -> bool {
         self.child.is_some()
     }
 
+    /// Freezes the process (SIGSTOP), as a partition or a long pause would: it neither
+    /// answers nor notices time passing until [`Member::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a process frozen by [`Member::pause`] (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let child = self.child.as_ref().expect("running");
+        let status = Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {sig} failed");
+    }
+
+    /// Stops the process with SIGTERM and waits for a clean exit.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
         let _ = Command::new("kill").arg(child.id().to_string()).status();
@@ -215,6 +247,32 @@ impl Member {
             .arg("--command-timeout=10s")
             .args(args);
         cmd
+    }
+
+    /// Runs `etcdctl txn` with `script` on its stdin and returns its stdout, failing the test
+    /// if it failed.
+    pub fn must_txn(&self, script: &str) -> String {
+        use std::io::Write;
+        let mut child = self
+            .etcdctl_cmd(&["txn", "--interactive=false"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("etcdctl txn");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(script.as_bytes())
+            .expect("write script");
+        let out = child.wait_with_output().expect("txn output");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
     }
 
     pub fn etcdctl(&self, args: &[&str]) -> Output {
