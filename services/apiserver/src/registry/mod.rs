@@ -23,7 +23,7 @@ use crate::admission::{Attributes, RequestContext, SecurityHooks, Verb};
 use crate::error::{Error, Result};
 use crate::storage::{Storage, Swap};
 use crate::watch_cache::{
-    CacheEvent, EventType, Subscription, WatchCaches, WatchFilter, WatchFrom,
+    CacheEvent, CachedObject, EventType, Subscription, WatchCaches, WatchFilter, WatchFrom,
 };
 use list::{ContinueToken, ListOptions, RawListOptions, ReadAt};
 use meta::Stamp;
@@ -184,7 +184,7 @@ pub struct Watch {
 impl Watch {
     /// The next event this watcher sees; `None` when the feed ended (the cache
     /// restarted or this watcher fell too far behind): the client re-watches.
-    pub async fn next(&mut self) -> Option<(EventType, std::sync::Arc<Value>)> {
+    pub async fn next(&mut self) -> Option<(EventType, std::sync::Arc<CachedObject>)> {
         while let Some(event) = self.initial.pop_front() {
             if let Some(kind) = self.filter.view(&event) {
                 self.revision = self.revision.max(event.revision);
@@ -451,12 +451,10 @@ impl Registry {
     ) -> Result<Option<Vec<u8>>> {
         verb_allowed(c.resource, Verb::List)?;
         self.authorize_collection(ctx, Verb::List, c)?;
-        match self.cached_list(c, options).await? {
-            Some(list) => serde_json::to_vec(&list)
-                .map(Some)
-                .map_err(|e| Error::Internal(format!("encoding a list: {e}"))),
-            None => Ok(None),
-        }
+        Ok(self
+            .cached_list(c, options)
+            .await?
+            .map(|list| list.to_json()))
     }
 
     /// resourceVersion=0 with no continue token: any recent state will do, and the

@@ -570,7 +570,7 @@ impl RestApi {
                                         kind,
                                         &table::to_table(watch.resource, &object, include, meta::unix_now()),
                                     ),
-                                    None => watch_cache::event_line(kind, &object),
+                                    None => watch_cache::cached_event_line(kind, &object),
                                 };
                                 if !send(line).await {
                                     break;
