@@ -10,7 +10,7 @@
 //! revision it saw (or relists on 410), as Kubernetes clients do.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -61,29 +61,48 @@ impl EventType {
 
 /// An object as the cache keeps it: the value, its JSON (encoded once, when its
 /// event arrives, and written as-is by every list and watcher that sends it), and
-/// its labels and selectable fields (so selectors walk no JSON per request).
-#[derive(Debug, PartialEq)]
+/// its labels and selectable fields, taken out the first time a selector asks (so
+/// selectors walk no JSON per request, and writes nobody selects on pay nothing).
+#[derive(Debug)]
 pub struct CachedObject {
+    resource: &'static ResourceInfo,
     value: Arc<Value>,
     /// The object's JSON: `apiVersion` and `kind` first, then the other fields.
     json: Bytes,
     /// Where the fields after `apiVersion` and `kind` start in `json`.
     untyped_from: usize,
-    labels: BTreeMap<String, String>,
-    fields: BTreeMap<String, String>,
+    labels: OnceLock<BTreeMap<String, String>>,
+    fields: OnceLock<BTreeMap<String, String>>,
+}
+
+impl PartialEq for CachedObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
 }
 
 impl CachedObject {
     /// Encodes `value` (an object of `resource`) once.
-    pub fn new(resource: &ResourceInfo, value: Value) -> Self {
+    pub fn new(resource: &'static ResourceInfo, value: Value) -> Self {
         let (json, untyped_from) = encode(&value);
         CachedObject {
-            labels: rudder_api::selector::labels_of(&value),
-            fields: rudder_api::selector::field_set(resource, &value),
+            resource,
             value: Arc::new(value),
             json: Bytes::from(json),
             untyped_from,
+            labels: OnceLock::new(),
+            fields: OnceLock::new(),
         }
+    }
+
+    fn labels(&self) -> &BTreeMap<String, String> {
+        self.labels
+            .get_or_init(|| rudder_api::selector::labels_of(&self.value))
+    }
+
+    fn fields(&self) -> &BTreeMap<String, String> {
+        self.fields
+            .get_or_init(|| rudder_api::selector::field_set(self.resource, &self.value))
     }
 
     /// The value, shared.
@@ -188,7 +207,7 @@ pub struct CacheEvent {
 /// none). Undecodable values are skipped (logged): one corrupt object must not stop
 /// a resource's watchers.
 pub fn convert(
-    resource: &ResourceInfo,
+    resource: &'static ResourceInfo,
     event: &StoreEvent,
     cached: Option<&Arc<CachedObject>>,
 ) -> Option<CacheEvent> {
@@ -256,8 +275,8 @@ impl WatchFilter {
         {
             return false;
         }
-        (self.labels.is_everything() || self.labels.matches(&object.labels))
-            && (self.fields.terms().is_empty() || self.fields.matches(&object.fields))
+        (self.labels.is_everything() || self.labels.matches(object.labels()))
+            && (self.fields.terms().is_empty() || self.fields.matches(object.fields()))
     }
 
     /// What this watcher sees of an event, as upstream's cache computes it: an
