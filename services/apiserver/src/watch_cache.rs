@@ -71,6 +71,9 @@ pub struct CachedObject {
     json: Bytes,
     /// Where the fields after `apiVersion` and `kind` start in `json`.
     untyped_from: usize,
+    /// `metadata.namespace`, which every namespaced list and watch compares: read
+    /// from here, not from the value (whose map lookups were a list's largest cost).
+    namespace: String,
     labels: OnceLock<BTreeMap<String, String>>,
     fields: OnceLock<BTreeMap<String, String>>,
 }
@@ -87,6 +90,7 @@ impl CachedObject {
         let (json, untyped_from) = encode(&value);
         CachedObject {
             resource,
+            namespace: meta::meta_str(&value, "namespace").to_string(),
             value: Arc::new(value),
             json: Bytes::from(json),
             untyped_from,
@@ -271,7 +275,7 @@ impl WatchFilter {
     /// Whether an object is selected.
     pub fn matches(&self, object: &CachedObject) -> bool {
         if let Some(ns) = &self.namespace
-            && meta::meta_str(object, "namespace") != ns
+            && object.namespace != *ns
         {
             return false;
         }
