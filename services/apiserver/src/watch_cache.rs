@@ -10,9 +10,10 @@
 //! revision it saw (or relists on 410), as Kubernetes clients do.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
+use bytes::Bytes;
 use rudder_api::keys;
 use rudder_api::resource::ResourceInfo;
 use rudder_api::selector::{FieldSelector, Selector};
@@ -58,34 +59,179 @@ impl EventType {
     }
 }
 
+/// An object as the cache keeps it: the value, its JSON (encoded once, when its
+/// event arrives, and written as-is by every list and watcher that sends it), and
+/// its labels and selectable fields, taken out the first time a selector asks (so
+/// selectors walk no JSON per request, and writes nobody selects on pay nothing).
+#[derive(Debug)]
+pub struct CachedObject {
+    resource: &'static ResourceInfo,
+    value: Arc<Value>,
+    /// The object's JSON: `apiVersion` and `kind` first, then the other fields.
+    json: Bytes,
+    /// Where the fields after `apiVersion` and `kind` start in `json`.
+    untyped_from: usize,
+    /// `metadata.namespace`, which every namespaced list and watch compares: read
+    /// from here, not from the value (whose map lookups were a list's largest cost).
+    namespace: String,
+    labels: OnceLock<BTreeMap<String, String>>,
+    fields: OnceLock<BTreeMap<String, String>>,
+}
+
+impl PartialEq for CachedObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl CachedObject {
+    /// Encodes `value` (an object of `resource`) once.
+    pub fn new(resource: &'static ResourceInfo, value: Value) -> Self {
+        let (json, untyped_from) = encode(&value);
+        CachedObject {
+            resource,
+            namespace: meta::meta_str(&value, "namespace").to_string(),
+            value: Arc::new(value),
+            json: Bytes::from(json),
+            untyped_from,
+            labels: OnceLock::new(),
+            fields: OnceLock::new(),
+        }
+    }
+
+    fn labels(&self) -> &BTreeMap<String, String> {
+        self.labels
+            .get_or_init(|| rudder_api::selector::labels_of(&self.value))
+    }
+
+    fn fields(&self) -> &BTreeMap<String, String> {
+        self.fields
+            .get_or_init(|| rudder_api::selector::field_set(self.resource, &self.value))
+    }
+
+    /// The value, shared.
+    pub fn value(&self) -> &Arc<Value> {
+        &self.value
+    }
+
+    /// The object's JSON.
+    pub fn json(&self) -> &Bytes {
+        &self.json
+    }
+
+    /// Appends the object as a list item: its JSON without `apiVersion` and `kind`,
+    /// as upstream encodes list items.
+    pub fn write_item(&self, out: &mut Vec<u8>) {
+        if self.untyped_from == 0 {
+            out.extend_from_slice(&self.json);
+        } else {
+            out.push(b'{');
+            out.extend_from_slice(&self.json[self.untyped_from..]);
+        }
+    }
+
+    /// The length [`CachedObject::write_item`] appends.
+    pub fn item_len(&self) -> usize {
+        match self.untyped_from {
+            0 => self.json.len(),
+            from => 1 + self.json.len() - from,
+        }
+    }
+}
+
+impl std::ops::Deref for CachedObject {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        &self.value
+    }
+}
+
+/// An object's JSON with `apiVersion` and `kind` first (as a sorted map writes them
+/// too), and where the other fields start (0 when it has neither, or is no object).
+fn encode(value: &Value) -> (Vec<u8>, usize) {
+    const TYPE_FIELDS: [&str; 2] = ["apiVersion", "kind"];
+    let Some(map) = value.as_object() else {
+        return (serde_json::to_vec(value).unwrap_or_default(), 0);
+    };
+    if !TYPE_FIELDS.iter().any(|f| map.contains_key(*f)) {
+        return (serde_json::to_vec(value).unwrap_or_default(), 0);
+    }
+    let mut out = Vec::with_capacity(1024);
+    out.push(b'{');
+    let mut first = true;
+    let mut field = |out: &mut Vec<u8>, key: &str, v: &Value| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+        // Strings and Values always serialize.
+        let _ = serde_json::to_writer(&mut *out, key);
+        out.push(b':');
+        let _ = serde_json::to_writer(&mut *out, v);
+    };
+    for key in TYPE_FIELDS {
+        if let Some(v) = map.get(key) {
+            field(&mut out, key, v);
+        }
+    }
+    // Past the comma that follows the type fields, or at the closing brace.
+    let mut untyped_from = out.len();
+    let mut rest = map
+        .iter()
+        .filter(|(k, _)| !TYPE_FIELDS.contains(&k.as_str()));
+    if let Some((k, v)) = rest.next() {
+        field(&mut out, k, v);
+        untyped_from += 1;
+    }
+    for (k, v) in rest {
+        field(&mut out, k, v);
+    }
+    out.push(b'}');
+    (out, untyped_from)
+}
+
 /// One change in the cache: the object after it (the last state, for a delete,
 /// with the deletion's revision) and before it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct CacheEvent {
     /// ADDED, MODIFIED or DELETED.
     pub kind: EventType,
     /// The store key.
     pub key: String,
     /// The object after the change (for a delete: as it was, at the delete's revision).
-    pub object: Arc<Value>,
+    pub object: Arc<CachedObject>,
     /// The object before the change.
-    pub prev: Option<Arc<Value>>,
+    pub prev: Option<Arc<CachedObject>>,
     /// The revision of the change.
     pub revision: i64,
 }
 
-/// Turns a store event into a cache event. Undecodable values are skipped (logged):
-/// one corrupt object must not stop a resource's watchers.
-pub fn convert(event: &StoreEvent) -> Option<CacheEvent> {
+/// Turns a store event into a cache event; `cached` is the cache's object at the
+/// key, which is the event's previous value (decoded again only when the cache has
+/// none). Undecodable values are skipped (logged): one corrupt object must not stop
+/// a resource's watchers.
+pub fn convert(
+    resource: &'static ResourceInfo,
+    event: &StoreEvent,
+    cached: Option<&Arc<CachedObject>>,
+) -> Option<CacheEvent> {
     let key = String::from_utf8(event.key.clone()).ok()?;
-    let prev = event
-        .prev_value
-        .as_ref()
-        .and_then(|v| serde_json::from_slice::<Value>(v).ok())
-        .map(Arc::new);
+    let prev = match (&event.prev_value, cached) {
+        (None, _) => None,
+        (Some(_), Some(cached)) => Some(cached.clone()),
+        (Some(bytes), None) => serde_json::from_slice::<Value>(bytes)
+            .ok()
+            .map(|v| Arc::new(CachedObject::new(resource, v))),
+    };
     match &event.value {
         Some(value) => {
-            let object = meta::decode_from_store(value, event.mod_revision).ok()?;
+            let object = match meta::decode_from_store(value, event.mod_revision) {
+                Ok(object) => object,
+                Err(e) => {
+                    tracing::warn!(key, error = %e, "skipping a stored object that does not decode");
+                    return None;
+                }
+            };
             Some(CacheEvent {
                 kind: if prev.is_some() {
                     EventType::Modified
@@ -93,18 +239,18 @@ pub fn convert(event: &StoreEvent) -> Option<CacheEvent> {
                     EventType::Added
                 },
                 key,
-                object: Arc::new(object),
+                object: Arc::new(CachedObject::new(resource, object)),
                 prev,
                 revision: event.mod_revision,
             })
         }
         None => {
-            let mut last = (*prev.clone()?).clone();
+            let mut last = (*prev.as_ref()?.value).clone();
             meta::set_resource_version(&mut last, event.mod_revision);
             Some(CacheEvent {
                 kind: EventType::Deleted,
                 key,
-                object: Arc::new(last),
+                object: Arc::new(CachedObject::new(resource, last)),
                 prev,
                 revision: event.mod_revision,
             })
@@ -127,13 +273,14 @@ pub struct WatchFilter {
 
 impl WatchFilter {
     /// Whether an object is selected.
-    pub fn matches(&self, object: &Value) -> bool {
+    pub fn matches(&self, object: &CachedObject) -> bool {
         if let Some(ns) = &self.namespace
-            && meta::meta_str(object, "namespace") != ns
+            && object.namespace != *ns
         {
             return false;
         }
-        self.labels.matches_object(object) && self.fields.matches_object(self.resource, object)
+        (self.labels.is_everything() || self.labels.matches(object.labels()))
+            && (self.fields.terms().is_empty() || self.fields.matches(object.fields()))
     }
 
     /// What this watcher sees of an event, as upstream's cache computes it: an
@@ -158,7 +305,7 @@ impl WatchFilter {
 #[derive(Debug)]
 struct State {
     /// Current objects by key.
-    objects: BTreeMap<String, Arc<Value>>,
+    objects: BTreeMap<String, Arc<CachedObject>>,
     /// The revision `objects` is current at.
     revision: i64,
     /// Recent events in revision order.
@@ -307,7 +454,7 @@ impl WatchCache {
                 String::from_utf8(item.key.clone()),
                 meta::decode_from_store(&item.value, item.mod_revision),
             ) {
-                objects.insert(key, Arc::new(object));
+                objects.insert(key, Arc::new(CachedObject::new(self.resource, object)));
             }
         }
         let mut watch = storage
@@ -335,7 +482,10 @@ impl WatchCache {
                     {
                         let mut state = self.lock();
                         for event in &events {
-                            if let Some(e) = convert(event) {
+                            let cached = std::str::from_utf8(&event.key)
+                                .ok()
+                                .and_then(|key| state.objects.get(key));
+                            if let Some(e) = convert(self.resource, event, cached) {
                                 state.apply(e);
                             }
                             last = event.mod_revision;
@@ -364,12 +514,24 @@ impl WatchCache {
         *self.revision.borrow()
     }
 
-    /// Current objects the filter selects, and the revision they are current at.
-    pub fn snapshot(&self, filter: &WatchFilter) -> (Vec<Arc<Value>>, i64) {
+    /// Current objects the filter selects, in key order, and the revision they are
+    /// current at.
+    pub fn snapshot(&self, filter: &WatchFilter) -> (Vec<Arc<CachedObject>>, i64) {
+        // One namespace's objects are one run of keys: read only that run.
+        let prefix = filter
+            .namespace
+            .as_deref()
+            .and_then(|ns| keys::list_prefix(self.resource, Some(ns)).ok())
+            .unwrap_or_default();
         let state = self.lock();
         let items = state
             .objects
-            .values()
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(key, _)| key.starts_with(&prefix))
+            .map(|(_, o)| o)
             .filter(|o| filter.matches(o))
             .cloned()
             .collect();
@@ -383,12 +545,16 @@ impl WatchCache {
 
     /// Every current object (shared, not copied).
     pub fn objects(&self) -> Vec<Arc<Value>> {
-        self.lock().objects.values().cloned().collect()
+        self.lock()
+            .objects
+            .values()
+            .map(|o| o.value.clone())
+            .collect()
     }
 
     /// The current object at `key`, if any.
     pub fn get(&self, key: &str) -> Option<Arc<Value>> {
-        self.lock().objects.get(key).cloned()
+        self.lock().objects.get(key).map(|o| o.value.clone())
     }
 
     /// Starts a watcher. `After(N)` older than the window is a 410 `Expired`.
@@ -475,6 +641,22 @@ impl WatchCaches {
     }
 }
 
+/// The JSON line of one event of a cached object for the wire: its JSON as
+/// encoded once for every watcher.
+pub fn cached_event_line(kind: EventType, object: &CachedObject) -> Vec<u8> {
+    const OPEN: &[u8] = b"{\"type\":\"";
+    const OBJECT: &[u8] = b"\",\"object\":";
+    let kind = kind.as_str().as_bytes();
+    let mut line =
+        Vec::with_capacity(OPEN.len() + kind.len() + OBJECT.len() + object.json.len() + 2);
+    line.extend_from_slice(OPEN);
+    line.extend_from_slice(kind);
+    line.extend_from_slice(OBJECT);
+    line.extend_from_slice(&object.json);
+    line.extend_from_slice(b"}\n");
+    line
+}
+
 /// The JSON line of one event for the wire.
 pub fn event_line(kind: EventType, object: &Value) -> Vec<u8> {
     /// Field order as upstream writes it: type first.
@@ -520,6 +702,15 @@ mod tests {
         json!({"metadata": {"name": name, "namespace": ns, "labels": {"app": app}}})
     }
 
+    fn cms() -> &'static ResourceInfo {
+        resolve("cm").unwrap()
+    }
+
+    /// What `convert` makes of a store event when the cache holds nothing at its key.
+    fn conv(event: &StoreEvent) -> Option<CacheEvent> {
+        convert(cms(), event, None)
+    }
+
     fn filter(ns: Option<&str>, labels: &str) -> WatchFilter {
         WatchFilter {
             resource: resolve("cm").unwrap(),
@@ -532,12 +723,12 @@ mod tests {
     #[test]
     fn converts_store_events() {
         let a = cm("x", "a", "web");
-        let added = convert(&put("/registry/configmaps/x/a", &a, None, 5)).unwrap();
+        let added = conv(&put("/registry/configmaps/x/a", &a, None, 5)).unwrap();
         assert_eq!(added.kind, EventType::Added);
         assert_eq!(added.object["metadata"]["resourceVersion"], "5");
-        let modified = convert(&put("/registry/configmaps/x/a", &a, Some(&a), 6)).unwrap();
+        let modified = conv(&put("/registry/configmaps/x/a", &a, Some(&a), 6)).unwrap();
         assert_eq!(modified.kind, EventType::Modified);
-        let deleted = convert(&StoreEvent {
+        let deleted = conv(&StoreEvent {
             key: b"/registry/configmaps/x/a".to_vec(),
             value: None,
             prev_value: Some(serde_json::to_vec(&a).unwrap()),
@@ -553,7 +744,7 @@ mod tests {
             prev_value: None,
             mod_revision: 8,
         };
-        assert_eq!(convert(&corrupt), None);
+        assert_eq!(conv(&corrupt), None);
     }
 
     #[test]
@@ -562,7 +753,7 @@ mod tests {
         let db = cm("x", "a", "db");
         let f = filter(None, "app=web");
         let ev = |obj: &Value, prev: Option<&Value>| {
-            convert(&put("/registry/configmaps/x/a", obj, prev, 9)).unwrap()
+            conv(&put("/registry/configmaps/x/a", obj, prev, 9)).unwrap()
         };
         assert_eq!(f.view(&ev(&web, None)), Some(EventType::Added));
         assert_eq!(f.view(&ev(&db, None)), None);
@@ -588,7 +779,7 @@ mod tests {
             for rev in 11..=13 {
                 let obj = cm("x", &format!("o{rev}"), "web");
                 s.apply(
-                    convert(&put(
+                    conv(&put(
                         &format!("/registry/configmaps/x/o{rev}"),
                         &obj,
                         None,
@@ -599,7 +790,7 @@ mod tests {
             }
             // Replays of old revisions change nothing.
             let old = cm("x", "zombie", "web");
-            s.apply(convert(&put("/registry/configmaps/x/zombie", &old, None, 12)).unwrap());
+            s.apply(conv(&put("/registry/configmaps/x/zombie", &old, None, 12)).unwrap());
         }
         let now = cache.subscribe(WatchFrom::Now).unwrap();
         assert_eq!(now.initial.len(), 3);
@@ -617,6 +808,112 @@ mod tests {
         assert_eq!(err.to_string(), "too old resource version: 10 (11)");
         let (items, rev) = cache.snapshot(&filter(Some("x"), ""));
         assert_eq!((items.len(), rev), (3, 13));
+        assert_eq!(cache.snapshot(&filter(Some("y"), "")).0.len(), 0);
+        assert_eq!(cache.snapshot(&filter(None, "app=db")).0.len(), 0);
+    }
+
+    fn typed(ns: &str, name: &str, app: &str, node: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "namespace": ns, "labels": {"app": app}},
+               "spec": {"nodeName": node}, "status": {"phase": "Running"}})
+    }
+
+    fn item(object: &CachedObject) -> Value {
+        let mut out = Vec::new();
+        object.write_item(&mut out);
+        assert_eq!(out.len(), object.item_len());
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn cached_json_is_the_object_and_items_drop_the_type() {
+        let pods = resolve("pods").unwrap();
+        let pod = typed("x", "a", "web", "n1");
+        let cached = CachedObject::new(pods, pod.clone());
+        // As a Value map writes it: same bytes, so lists and watches keep their shape.
+        assert_eq!(&cached.json()[..], &serde_json::to_vec(&pod).unwrap()[..]);
+        let mut untyped = pod.clone();
+        untyped.as_object_mut().unwrap().remove("kind");
+        untyped.as_object_mut().unwrap().remove("apiVersion");
+        assert_eq!(item(&cached), untyped);
+        for odd in [
+            json!({"kind": "Pod"}),
+            json!({"apiVersion": "v1"}),
+            json!({"apiVersion": "v1", "kind": "Pod"}),
+            json!({"metadata": {"name": "a"}}),
+            json!({}),
+            json!({"Zeta": 1, "apiVersion": "v1", "kind": "Pod", "x\"y": [1, 2]}),
+        ] {
+            let cached = CachedObject::new(pods, odd.clone());
+            assert_eq!(serde_json::from_slice::<Value>(cached.json()).unwrap(), odd);
+            let mut untyped = odd.clone();
+            untyped.as_object_mut().unwrap().remove("kind");
+            untyped.as_object_mut().unwrap().remove("apiVersion");
+            assert_eq!(item(&cached), untyped, "{odd}");
+        }
+        let line = cached_event_line(EventType::Modified, &cached);
+        assert_eq!(line, event_line(EventType::Modified, &pod));
+    }
+
+    #[test]
+    fn cached_objects_follow_modifications_and_deletes() {
+        let pods = resolve("pods").unwrap();
+        let key = "/registry/pods/x/a";
+        let mut state = State::new(8);
+        let v1 = typed("x", "a", "web", "n1");
+        let v2 = typed("x", "a", "db", "n2");
+        let event = |value: Option<&Value>, prev: Option<&Value>, rev: i64| StoreEvent {
+            key: key.as_bytes().to_vec(),
+            value: value.map(|v| serde_json::to_vec(v).unwrap()),
+            prev_value: prev.map(|p| serde_json::to_vec(p).unwrap()),
+            mod_revision: rev,
+        };
+        let mut feed = state.sender.subscribe();
+        for (value, prev, rev) in [
+            (Some(&v1), None, 5),
+            (Some(&v2), Some(&v1), 6),
+            (None, Some(&v2), 7),
+        ] {
+            let e = convert(pods, &event(value, prev, rev), state.objects.get(key)).unwrap();
+            state.apply(e);
+        }
+        let added = feed.try_recv().unwrap();
+        let modified = feed.try_recv().unwrap();
+        let deleted = feed.try_recv().unwrap();
+        let decoded = |o: &CachedObject| serde_json::from_slice::<Value>(o.json()).unwrap();
+        // Each event's bytes are its object, resourceVersion included.
+        for (e, rv) in [(&added, "5"), (&modified, "6"), (&deleted, "7")] {
+            assert_eq!(decoded(&e.object), **e.object.value());
+            assert_eq!(e.object["metadata"]["resourceVersion"], rv);
+        }
+        assert_eq!(modified.kind, EventType::Modified);
+        assert_eq!(modified.object["metadata"]["labels"]["app"], "db");
+        // The previous object is the cache's own, not decoded again.
+        assert!(Arc::ptr_eq(modified.prev.as_ref().unwrap(), &added.object));
+        assert_eq!(deleted.kind, EventType::Deleted);
+        assert_eq!(deleted.object["metadata"]["labels"]["app"], "db");
+        assert!(state.objects.is_empty());
+        // Selectors read the labels and fields taken out when the object arrived.
+        let f = |labels: &str, fields: &str| WatchFilter {
+            resource: pods,
+            namespace: Some("x".into()),
+            labels: Selector::parse(labels).unwrap(),
+            fields: FieldSelector::parse(fields).unwrap(),
+        };
+        assert_eq!(f("app=web", "").view(&modified), Some(EventType::Deleted));
+        assert_eq!(f("app=db", "").view(&modified), Some(EventType::Added));
+        assert_eq!(
+            f("", "spec.nodeName=n2").view(&modified),
+            Some(EventType::Added)
+        );
+        assert_eq!(
+            f("", "spec.nodeName=n1,status.phase=Running").view(&deleted),
+            None
+        );
+        assert_eq!(
+            f("", "spec.nodeName!=n1").view(&deleted),
+            Some(EventType::Deleted)
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::registry::meta::parse_resource_version;
+use crate::watch_cache::CachedObject;
 
 /// Which revision a list reads (upstream's `resourceVersion` + `resourceVersionMatch`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -281,6 +282,100 @@ mod tests {
     }
 
     #[test]
+    fn cached_lists_splice_the_same_list_as_they_serialize() {
+        use crate::watch_cache::CachedObject;
+        use serde_json::json;
+        use std::sync::Arc;
+        let pods = resolve("pods").unwrap();
+        let items: Vec<_> = ["a", "b"]
+            .iter()
+            .map(|name| {
+                Arc::new(CachedObject::new(
+                    pods,
+                    json!({"apiVersion": "v1", "kind": "Pod",
+                           "metadata": {"name": name, "namespace": "x", "resourceVersion": "3"},
+                           "spec": {"containers": [{"name": "c", "image": "i"}]}}),
+                ))
+            })
+            .collect();
+        for items in [items.clone(), Vec::new()] {
+            let list = CachedList {
+                resource: pods,
+                revision: 42,
+                items,
+            };
+            assert_eq!(list.to_json(), serde_json::to_vec(&list).unwrap());
+        }
+        let list = CachedList {
+            resource: resolve("deploy").unwrap(),
+            revision: 7,
+            items: Vec::new(),
+        };
+        let value: serde_json::Value = serde_json::from_slice(&list.to_json()).unwrap();
+        assert_eq!(
+            value,
+            json!({"apiVersion": "apps/v1", "items": [], "kind": "DeploymentList",
+                   "metadata": {"resourceVersion": "7"}})
+        );
+    }
+
+    /// What decoding a stored object makes of it as a list item.
+    fn decoded_item(stored: &[u8], rev: i64) -> serde_json::Value {
+        let mut object = crate::registry::meta::decode_from_store(stored, rev).unwrap();
+        object.as_object_mut().unwrap().remove("kind");
+        object.as_object_mut().unwrap().remove("apiVersion");
+        object
+    }
+
+    #[test]
+    fn stored_objects_splice_as_decoded_list_items() {
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"annotations": {"a": "}{\"]["}, "name": "web", "namespace": "x",
+                         "uid": "u-1", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}]}],
+                     "nodeName": null, "x": [true, false, 1.5e3, -2]},
+            "status": {}});
+        let cases: Vec<Vec<u8>> = vec![
+            serde_json::to_vec(&pod).unwrap(),
+            serde_json::to_vec_pretty(&pod).unwrap(),
+            br#"{"metadata":{"resourceVersion":"3","name":"a"},"kind":"Pod"}"#.to_vec(),
+            br#"{"metadata":{}}"#.to_vec(),
+            br#"{"metadata":{"zz":1},"apiVersion":"v1"}"#.to_vec(),
+            br#" { "metadata" : { "name" : "a" } , "b" : "q\"x\\" } "#.to_vec(),
+        ];
+        for stored in &cases {
+            let mut out = b"[".to_vec();
+            assert!(splice_stored_item(&mut out, stored, 42), "{stored:?}");
+            out.push(b']');
+            let items: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+            assert_eq!(items[0], decoded_item(stored, 42));
+            assert_eq!(items[0]["metadata"]["resourceVersion"], "42");
+        }
+        // Compact input in sorted order comes out as a sorted map would write it.
+        let mut out = Vec::new();
+        assert!(splice_stored_item(&mut out, &cases[0], 42));
+        assert_eq!(
+            out,
+            serde_json::to_vec(&decoded_item(&cases[0], 42)).unwrap()
+        );
+        // What the splice cannot vouch for is left to the decoder, nothing appended.
+        for odd in [
+            &br#"{"spec":{}}"#[..],
+            br#"{"metadata":null}"#,
+            br#"{"metadata":{"na\u006de":"a"}}"#,
+            br#"[1]"#,
+            br#"{"metadata":{"name":"a"}"#,
+            br#"{"metadata":{"name":"a"}} x"#,
+            br#"{"metadata":{"name":[}}"#,
+            b"",
+        ] {
+            let mut out = b"[".to_vec();
+            assert!(!splice_stored_item(&mut out, odd, 1), "{odd:?}");
+            assert_eq!(out, b"[");
+        }
+    }
+
+    #[test]
     fn continue_tokens_round_trip_and_reject_forgeries() {
         let t = ContinueToken::after(42, "default/web");
         let text = t.encode();
@@ -313,7 +408,26 @@ pub struct CachedList {
     /// The cache's revision.
     pub revision: i64,
     /// The matching objects.
-    pub items: Vec<std::sync::Arc<serde_json::Value>>,
+    pub items: Vec<std::sync::Arc<CachedObject>>,
+}
+
+impl CachedList {
+    /// The list's JSON, the items spliced from the JSON each object was cached with
+    /// (a 10,000-pod list is 12 MB: encoding it again per request was most of its
+    /// cost). Keys in the order a `Value` map writes them (sorted), as the
+    /// [`serde::Serialize`] form.
+    pub fn to_json(&self) -> Vec<u8> {
+        let metadata = serde_json::json!({"resourceVersion": self.revision.to_string()});
+        let items_len = self.items.iter().map(|i| i.item_len() + 1).sum();
+        list_json(self.resource, &metadata, items_len, |out| {
+            for (n, item) in self.items.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                item.write_item(out);
+            }
+        })
+    }
 }
 
 impl serde::Serialize for CachedList {
@@ -332,7 +446,7 @@ impl serde::Serialize for CachedList {
     }
 }
 
-struct ItemsWithoutType<'a>(&'a [std::sync::Arc<serde_json::Value>]);
+struct ItemsWithoutType<'a>(&'a [std::sync::Arc<CachedObject>]);
 
 impl serde::Serialize for ItemsWithoutType<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -358,5 +472,227 @@ impl serde::Serialize for WithoutType<'_> {
             map.serialize_entry(k, v)?;
         }
         map.end()
+    }
+}
+
+/// The JSON of a `<Kind>List` around items already encoded, keys in the order a
+/// `Value` map writes them; `metadata` is the list's metadata object.
+pub fn list_json(
+    resource: &rudder_api::resource::ResourceInfo,
+    metadata: &serde_json::Value,
+    items_len: usize,
+    write_items: impl FnOnce(&mut Vec<u8>),
+) -> Vec<u8> {
+    let head = format!(
+        "{{\"apiVersion\":{},\"items\":[",
+        serde_json::Value::from(resource.api_version())
+    );
+    let tail = format!(
+        "],\"kind\":{},\"metadata\":{metadata}}}",
+        serde_json::Value::from(format!("{}List", resource.kind)),
+    );
+    let mut out = Vec::with_capacity(head.len() + items_len + tail.len());
+    out.extend_from_slice(head.as_bytes());
+    write_items(&mut out);
+    out.extend_from_slice(tail.as_bytes());
+    out
+}
+
+/// Appends a stored object as a list item without decoding it: its JSON without
+/// `apiVersion` and `kind`, `metadata.resourceVersion` set to the key's revision
+/// (placed as a sorted map places it). `false`, with nothing appended, when the
+/// bytes are not the plain JSON object this server stores; the caller decodes them.
+pub fn splice_stored_item(out: &mut Vec<u8>, stored: &[u8], mod_revision: i64) -> bool {
+    let start = out.len();
+    let spliced = splice(out, stored, mod_revision).is_some();
+    if !spliced {
+        out.truncate(start);
+    }
+    spliced
+}
+
+fn splice(out: &mut Vec<u8>, stored: &[u8], mod_revision: i64) -> Option<()> {
+    // The scan below trusts the JSON to be well formed: check that first (without
+    // building anything), so that corrupt bytes reach the decoder and its error.
+    serde_json::from_slice::<serde::de::IgnoredAny>(stored).ok()?;
+    let mut scan = Scan {
+        bytes: stored,
+        at: 0,
+    };
+    let members = scan.object()?;
+    scan.space();
+    if scan.at != stored.len() {
+        return None;
+    }
+    let mut has_metadata = false;
+    out.push(b'{');
+    let mut first = true;
+    for (key, value) in members {
+        let name = &stored[key.0 + 1..key.1 - 1];
+        if name == b"apiVersion" || name == b"kind" {
+            continue;
+        }
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+        out.extend_from_slice(&stored[key.0..key.1]);
+        out.push(b':');
+        if name == b"metadata" {
+            has_metadata = true;
+            let mut inner = Scan {
+                bytes: stored,
+                at: value.0,
+            };
+            write_metadata(out, stored, &inner.object()?, mod_revision)?;
+        } else {
+            out.extend_from_slice(&stored[value.0..value.1]);
+        }
+    }
+    out.push(b'}');
+    // Without a metadata object, decoding makes one: leave that to the decoder.
+    has_metadata.then_some(())
+}
+
+/// `metadata`'s members with `resourceVersion` put (or replaced) in sorted place.
+fn write_metadata(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    members: &[(Span, Span)],
+    mod_revision: i64,
+) -> Option<()> {
+    const FIELD: &[u8] = b"resourceVersion";
+    let version = format!("\"resourceVersion\":\"{mod_revision}\"");
+    let mut written = false;
+    let mut first = true;
+    let mut comma = |out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+    };
+    out.push(b'{');
+    for &(key, value) in members {
+        let name = &bytes[key.0 + 1..key.1 - 1];
+        // An escaped key cannot be compared raw: decode instead.
+        if name.contains(&b'\\') {
+            return None;
+        }
+        if name == FIELD {
+            continue;
+        }
+        if !written && name > FIELD {
+            comma(out);
+            out.extend_from_slice(version.as_bytes());
+            written = true;
+        }
+        comma(out);
+        out.extend_from_slice(&bytes[key.0..value.1]);
+    }
+    if !written {
+        comma(out);
+        out.extend_from_slice(version.as_bytes());
+    }
+    out.push(b'}');
+    Some(())
+}
+
+/// A byte range `[start, end)` of the scanned JSON.
+type Span = (usize, usize);
+
+/// Just enough of a JSON reader to find an object's members: strings, nesting and
+/// scalars are skipped over, not decoded. Anything malformed is `None`.
+struct Scan<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Scan<'_> {
+    fn space(&mut self) {
+        while self
+            .bytes
+            .get(self.at)
+            .is_some_and(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+        {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Option<()> {
+        self.space();
+        (self.bytes.get(self.at) == Some(&byte)).then(|| self.at += 1)
+    }
+
+    /// The members of the object at the cursor: (key with its quotes, value).
+    fn object(&mut self) -> Option<Vec<(Span, Span)>> {
+        self.eat(b'{')?;
+        let mut members = Vec::new();
+        if self.eat(b'}').is_some() {
+            return Some(members);
+        }
+        loop {
+            self.space();
+            let key = self.string()?;
+            self.eat(b':')?;
+            self.space();
+            let start = self.at;
+            self.value()?;
+            members.push((key, (start, self.at)));
+            if self.eat(b',').is_none() {
+                self.eat(b'}')?;
+                return Some(members);
+            }
+        }
+    }
+
+    fn string(&mut self) -> Option<Span> {
+        let start = self.at;
+        (self.bytes.get(self.at) == Some(&b'"')).then_some(())?;
+        self.at += 1;
+        loop {
+            match self.bytes.get(self.at)? {
+                b'"' => {
+                    self.at += 1;
+                    return Some((start, self.at));
+                }
+                b'\\' => self.at += 2,
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    /// Skips one value (whose first byte is at the cursor).
+    fn value(&mut self) -> Option<()> {
+        match self.bytes.get(self.at)? {
+            b'"' => self.string().map(drop),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match self.bytes.get(self.at)? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.at += 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.at += 1;
+                }
+            }
+            _ => {
+                let start = self.at;
+                while self.bytes.get(self.at).is_some_and(|b| {
+                    !matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+                }) {
+                    self.at += 1;
+                }
+                (self.at > start).then_some(())
+            }
+        }
     }
 }

@@ -26,7 +26,7 @@ use crate::admission::{Attributes, RequestContext, SecurityHooks, Verb};
 use crate::error::{Error, Result};
 use crate::storage::{Storage, Swap};
 use crate::watch_cache::{
-    CacheEvent, EventType, Subscription, WatchCaches, WatchFilter, WatchFrom,
+    CacheEvent, CachedObject, EventType, Subscription, WatchCaches, WatchFilter, WatchFrom,
 };
 use list::{ContinueToken, ListOptions, RawListOptions, ReadAt};
 use meta::Stamp;
@@ -265,7 +265,7 @@ pub struct Watch {
 impl Watch {
     /// The next event this watcher sees; `None` when the feed ended (the cache
     /// restarted or this watcher fell too far behind): the client re-watches.
-    pub async fn next(&mut self) -> Option<(EventType, std::sync::Arc<Value>)> {
+    pub async fn next(&mut self) -> Option<(EventType, std::sync::Arc<CachedObject>)> {
         while let Some(event) = self.initial.pop_front() {
             if let Some(kind) = self.filter.view(&event) {
                 self.revision = self.revision.max(event.revision);
@@ -291,6 +291,39 @@ impl Watch {
             }
         }
     }
+}
+
+/// The stored objects a list selected, and what its metadata says.
+struct StoreList {
+    items: Vec<crate::storage::StoredValue>,
+    revision: i64,
+    /// The continue token of the next page.
+    next: Option<String>,
+    remaining: Option<i64>,
+}
+
+impl StoreList {
+    fn metadata(&self) -> Value {
+        let mut list_meta = serde_json::Map::new();
+        list_meta.insert("resourceVersion".into(), json!(self.revision.to_string()));
+        if let Some(token) = &self.next {
+            list_meta.insert("continue".into(), json!(token));
+        }
+        if let Some(n) = self.remaining {
+            list_meta.insert("remainingItemCount".into(), json!(n));
+        }
+        Value::Object(list_meta)
+    }
+}
+
+/// A stored object as a list item: decoded, without type (as upstream encodes items).
+fn list_item(stored: &crate::storage::StoredValue) -> Result<Value> {
+    let mut object = meta::decode_from_store(&stored.value, stored.mod_revision)?;
+    if let Some(map) = object.as_object_mut() {
+        map.remove("kind");
+        map.remove("apiVersion");
+    }
+    Ok(object)
 }
 
 fn key_of(r: &ObjectRef) -> Result<String> {
@@ -518,25 +551,46 @@ impl Registry {
         Ok(object)
     }
 
-    /// `list`: a `<Kind>List` of the collection's objects matching the selectors,
-    /// paginated by `limit`/`continue` at one consistent revision.
-    /// A `resourceVersion=0` list from the watch cache, as JSON bytes written
-    /// straight from the cache's shared objects (a 10,000-pod list is 12 MB: copying
-    /// it into a new `Value` first cost more than the rest of the request). `None`
-    /// when the list is not one the cache answers.
-    pub async fn list_cached_json(
+    /// A list as JSON bytes (what REST answers without a Table): from the watch
+    /// cache, spliced from each object's cached JSON; from the store, spliced from
+    /// the stored bytes (their revision set as resourceVersion). Neither decodes
+    /// objects into `Value`s only to encode them again (a 10,000-pod list is 12 MB).
+    pub async fn list_json(
         &self,
         ctx: &RequestContext,
         c: &CollectionRef,
         options: &ListOptions,
-    ) -> Result<Option<Vec<u8>>> {
+    ) -> Result<Vec<u8>> {
         verb_allowed(c.resource, Verb::List)?;
         self.authorize_collection(ctx, Verb::List, c)?;
-        match self.cached_list(c, options).await? {
-            Some(list) => serde_json::to_vec(&list)
-                .map(Some)
-                .map_err(|e| Error::Internal(format!("encoding a list: {e}"))),
-            None => Ok(None),
+        if let Some(list) = self.cached_list(c, options).await? {
+            return Ok(list.to_json());
+        }
+        let read = self.read_list(c, options).await?;
+        let items_len = read.items.iter().map(|s| s.value.len() + 32).sum();
+        let mut failed = None;
+        let bytes = list::list_json(c.resource, &read.metadata(), items_len, |out| {
+            for (n, stored) in read.items.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                if list::splice_stored_item(out, &stored.value, stored.mod_revision) {
+                    continue;
+                }
+                match list_item(stored) {
+                    Ok(item) => {
+                        // A Value always encodes.
+                        let _ = serde_json::to_writer(&mut *out, &item);
+                    }
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
+                }
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(bytes),
         }
     }
 
@@ -562,6 +616,8 @@ impl Registry {
         }))
     }
 
+    /// `list`: a `<Kind>List` of the collection's objects matching the selectors,
+    /// paginated by `limit`/`continue` at one consistent revision.
     pub async fn list(
         &self,
         ctx: &RequestContext,
@@ -574,6 +630,23 @@ impl Registry {
             return serde_json::to_value(&list)
                 .map_err(|e| Error::Internal(format!("encoding a list: {e}")));
         }
+        let read = self.read_list(c, options).await?;
+        let items = read
+            .items
+            .iter()
+            .map(list_item)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(json!({
+            "kind": format!("{}List", c.resource.kind),
+            "apiVersion": c.resource.api_version(),
+            "metadata": read.metadata(),
+            "items": items,
+        }))
+    }
+
+    /// The stored objects of a list from the store (quorum or at a revision), one
+    /// page of `limit` when asked, and the list's metadata.
+    async fn read_list(&self, c: &CollectionRef, options: &ListOptions) -> Result<StoreList> {
         let prefix = keys::list_prefix(c.resource, c.namespace.as_deref())?;
         // The token's start is relative to the resource root, so that a token from an
         // all-namespaces list cannot read another resource.
@@ -638,17 +711,20 @@ impl Registry {
             let mut full = false;
             for stored in page.items {
                 consumed += 1;
-                let mut object = meta::decode_from_store(&stored.value, stored.mod_revision)?;
-                let last_key = stored.key;
-                if options.labels.matches_object(&object)
-                    && options.fields.matches_object(c.resource, &object)
-                {
-                    if let Some(map) = object.as_object_mut() {
-                        // List items carry no type, as upstream encodes them.
-                        map.remove("kind");
-                        map.remove("apiVersion");
-                    }
-                    items.push(object);
+                // Every object must decode (a corrupt one fails the list, as before);
+                // only selectors need the decoded value.
+                let selected = if options.filters() {
+                    let object = meta::decode_from_store(&stored.value, stored.mod_revision)?;
+                    options.labels.matches_object(&object)
+                        && options.fields.matches_object(c.resource, &object)
+                } else {
+                    serde_json::from_slice::<serde::de::IgnoredAny>(&stored.value)
+                        .map_err(|e| Error::Internal(format!("decoding stored object: {e}")))?;
+                    true
+                };
+                let last_key = stored.key.clone();
+                if selected {
+                    items.push(stored);
                 }
                 if options.limit > 0 && items.len() as i64 >= options.limit {
                     full = true;
@@ -671,20 +747,12 @@ impl Registry {
                 break;
             }
         }
-        let mut list_meta = serde_json::Map::new();
-        list_meta.insert("resourceVersion".into(), json!(revision.to_string()));
-        if let Some(token) = next {
-            list_meta.insert("continue".into(), json!(token));
-        }
-        if let Some(n) = remaining.filter(|n| *n > 0) {
-            list_meta.insert("remainingItemCount".into(), json!(n));
-        }
-        Ok(json!({
-            "kind": format!("{}List", c.resource.kind),
-            "apiVersion": c.resource.api_version(),
-            "metadata": list_meta,
-            "items": items,
-        }))
+        Ok(StoreList {
+            items,
+            revision,
+            next,
+            remaining: remaining.filter(|n| *n > 0),
+        })
     }
 
     /// `create`: stores a new object with server-set metadata; 409 AlreadyExists when

@@ -424,12 +424,8 @@ impl RestApi {
             Verb::Get => read(&self.registry.get(ctx, &object_ref()).await?),
             Verb::List => {
                 let options = ListOptions::parse(req.resource, &raw_list_options(query))?;
-                if format == ResponseFormat::Json
-                    && let Some(bytes) = self
-                        .registry
-                        .list_cached_json(ctx, &collection, &options)
-                        .await?
-                {
+                if format == ResponseFormat::Json {
+                    let bytes = self.registry.list_json(ctx, &collection, &options).await?;
                     return Ok(codec::json_response(StatusCode::OK, bytes));
                 }
                 read(&self.registry.list(ctx, &collection, &options).await?)
@@ -574,7 +570,7 @@ impl RestApi {
                                         kind,
                                         &table::to_table(watch.resource, &object, include, meta::unix_now()),
                                     ),
-                                    None => watch_cache::event_line(kind, &object),
+                                    None => watch_cache::cached_event_line(kind, &object),
                                 };
                                 if !send(line).await {
                                     break;
