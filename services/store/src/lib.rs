@@ -5,7 +5,9 @@
 //!   keys, compaction), with no I/O.
 //! - [`db`]: the one rocksdb instance and its column families, shared by the raft log and
 //!   the state machine so that one fsync'd log write also makes earlier state writes durable.
-//! - [`log_store`]: openraft's `RaftLogStorage` (log entries, vote) with group commit.
+//! - [`log_store`]: openraft's `RaftLogStorage` (log entries, vote) with group commit;
+//!   [`durability`]: which entries are on disk, and when a leader may replicate before its
+//!   own fsync.
 //! - [`state_machine`]: openraft's `RaftStateMachine`: applies committed entries to the MVCC
 //!   keyspace and persists them; builds and installs snapshots.
 //! - [`types`]: the openraft type configuration.
@@ -22,6 +24,7 @@
 pub mod config;
 pub mod convert;
 pub mod db;
+pub mod durability;
 pub mod error;
 pub mod grpc;
 pub mod lease;

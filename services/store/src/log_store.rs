@@ -6,7 +6,10 @@
 //!   [`LogFlushed`] callback fires only after an fsync of the write-ahead log that covers
 //!   them. A dedicated flusher thread performs that fsync for every append queued while the
 //!   previous one ran (group commit): under load, many appends share one fsync, and the raft
-//!   core never blocks on the disk.
+//!   core never blocks on the disk. The one exception: a leader's own entries, which
+//!   [`EarlyAck`] lets it report at once so replication overlaps its fsync; the transport
+//!   then holds followers' acknowledgements until [`LocalDurability`] says the fsync is done
+//!   (see [`crate::durability`]).
 //! - `truncate` and `purge` are fsync'd too (they are rare), keeping the log free of holes.
 //! - Writes are serialised: each is issued to rocksdb in call order before the call returns,
 //!   and rocksdb's write-ahead log keeps that order.
@@ -17,14 +20,17 @@ use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
-use openraft::{AnyError, LogState, OptionalSend, RaftLogReader, StorageIOError};
+use openraft::{AnyError, EntryPayload, LogState, OptionalSend, RaftLogReader, StorageIOError};
+use prometheus::IntCounter;
 use rocksdb::{DB, Direction, IteratorMode, WriteBatch};
 use tracing::{error, info_span};
 
 use crate::db::{self, CF_LOG, CF_RAFT};
+use crate::durability::{EarlyAck, LocalDurability};
 use crate::error::Error;
 use crate::metrics::StoreMetrics;
-use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::state_machine;
+use crate::types::{Entry, LogId, NodeId, StorageError, StoredMembership, TypeConfig, Vote};
 
 const KEY_VOTE: &[u8] = b"vote";
 const KEY_LAST_PURGED: &[u8] = b"last_purged";
@@ -46,18 +52,31 @@ fn index_key(index: u64) -> [u8; 8] {
     index.to_be_bytes()
 }
 
-/// The raft log of one member. Cloning gives another handle on the same log (the log reader).
+/// The raft log of one member. Cloning gives another handle on the same log (the log
+/// reader, which only reads: the early-ack state it copies is never consulted).
 #[derive(Clone)]
 pub struct LogStore {
     db: Arc<DB>,
     flusher: Arc<Flusher>,
+    durability: LocalDurability,
+    early: EarlyAck,
+    acked_early: IntCounter,
+    /// Index of the latest membership entry in the log, if it holds one.
+    membership_index: Option<u64>,
 }
 
 /// The group-commit thread. When the last handle drops, the thread finishes the fsyncs it
 /// was asked for and is joined, so the database is closed once every store is dropped.
 struct Flusher {
-    tx: Option<mpsc::Sender<LogFlushed<TypeConfig>>>,
+    tx: Option<mpsc::Sender<FlushRequest>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// One append for the flusher to cover: its write sequence number, and the callback to
+/// complete after the fsync (none when the append was acknowledged early).
+struct FlushRequest {
+    seq: u64,
+    callback: Option<LogFlushed<TypeConfig>>,
 }
 
 impl Drop for Flusher {
@@ -70,10 +89,12 @@ impl Drop for Flusher {
 }
 
 impl LogStore {
-    /// Opens the log in `db` and starts its flusher thread.
-    pub fn new(db: Arc<DB>, metrics: &StoreMetrics) -> Result<Self, Error> {
-        let (tx, rx) = mpsc::channel::<LogFlushed<TypeConfig>>();
+    /// Opens the log of member `own_id` in `db` and starts its flusher thread.
+    pub fn new(db: Arc<DB>, own_id: NodeId, metrics: &StoreMetrics) -> Result<Self, Error> {
+        let (tx, rx) = mpsc::channel::<FlushRequest>();
         let flush_db = db.clone();
+        let durability = LocalDurability::default();
+        let flushed = durability.clone();
         let fsync = metrics.wal_fsync_seconds.clone();
         let thread = std::thread::Builder::new()
             .name("raft-log-flusher".into())
@@ -86,10 +107,14 @@ impl LogStore {
                     let started = Instant::now();
                     let result = flush_db.flush_wal(true);
                     fsync.observe(started.elapsed().as_secs_f64());
-                    if let Err(e) = &result {
-                        error!(error = %e, "fsync of the raft log failed");
+                    match &result {
+                        Ok(()) => flushed.flushed(waiting.iter().map(|r| r.seq).max().unwrap_or(0)),
+                        Err(e) => {
+                            error!(error = %e, "fsync of the raft log failed");
+                            flushed.fail();
+                        }
                     }
-                    for cb in waiting {
+                    for cb in waiting.into_iter().filter_map(|r| r.callback) {
                         cb.log_io_completed(
                             result
                                 .as_ref()
@@ -99,13 +124,48 @@ impl LogStore {
                     }
                 }
             })?;
-        Ok(Self {
+        let mut store = Self {
             db,
             flusher: Arc::new(Flusher {
                 tx: Some(tx),
                 thread: Some(thread),
             }),
-        })
+            durability,
+            early: EarlyAck::new(own_id, None, None),
+            acked_early: metrics.log_appends_acked_early.clone(),
+            membership_index: None,
+        };
+        let vote = store.get_meta(KEY_VOTE)?;
+        store.early = EarlyAck::new(own_id, vote, None);
+        store.reload_membership()?;
+        Ok(store)
+    }
+
+    /// What the log has on disk, for the transport to hold followers' acknowledgements.
+    pub fn durability(&self) -> LocalDurability {
+        self.durability.clone()
+    }
+
+    /// Finds the latest membership: the last membership entry in the log, or else the one
+    /// the state machine applied (the log's may have been purged into a snapshot).
+    fn reload_membership(&mut self) -> Result<(), Error> {
+        let iter = self
+            .db
+            .iterator_cf(db::cf(&self.db, CF_LOG), IteratorMode::End);
+        for item in iter {
+            let (_, value) = item?;
+            let entry: Entry = db::decode(&value)?;
+            if let EntryPayload::Membership(m) = entry.payload {
+                self.membership_index = Some(entry.log_id.index);
+                self.early
+                    .membership_changed(Some(&StoredMembership::new(Some(entry.log_id), m)));
+                return Ok(());
+            }
+        }
+        self.membership_index = None;
+        let applied = state_machine::applied_membership(&self.db)?;
+        self.early.membership_changed(applied.as_ref());
+        Ok(())
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, Error> {
@@ -202,7 +262,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
         self.put_meta(KEY_VOTE, vote, true)
-            .map_err(|e| StorageIOError::write_vote(io_err(e)).into())
+            .map_err(|e| StorageIOError::write_vote(io_err(e)))?;
+        self.early.vote_saved(vote);
+        Ok(())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
@@ -232,26 +294,53 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let stopped =
+            |what: &str| write_logs_err(Error::Io(std::io::Error::other(what.to_string())));
+        if self.durability.has_failed() {
+            return Err(stopped(
+                "an fsync of the raft log failed; refusing further writes",
+            ));
+        }
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let Some(first_index) = entries.first().map(|e| e.log_id.index) else {
+            callback.log_io_completed(Ok(()));
+            return Ok(());
+        };
+        let early = self.early.allows(&entries);
         let cf = db::cf(&self.db, CF_LOG);
         let mut batch = WriteBatch::default();
-        for entry in entries {
-            let value = db::encode(&entry).map_err(write_logs_err)?;
+        for entry in &entries {
+            let value = db::encode(entry).map_err(write_logs_err)?;
             batch.put_cf(cf, index_key(entry.log_id.index), value);
         }
         self.db
             .write_opt(batch, &db::unsynced())
             .map_err(|e| write_logs_err(e.into()))?;
-        // Readable now; durable when the flusher's fsync completes the callback.
+        let seq = self.durability.written(first_index);
+        for entry in entries {
+            if let EntryPayload::Membership(m) = entry.payload {
+                self.membership_index = Some(entry.log_id.index);
+                self.early
+                    .membership_changed(Some(&StoredMembership::new(Some(entry.log_id), m)));
+            }
+        }
+        // Readable now; durable when the flusher's fsync completes (the callback, unless
+        // acknowledged early).
+        let callback = if early {
+            self.acked_early.inc();
+            callback.log_io_completed(Ok(()));
+            None
+        } else {
+            Some(callback)
+        };
         let sent = match &self.flusher.tx {
-            Some(tx) => tx.send(callback).is_ok(),
+            Some(tx) => tx.send(FlushRequest { seq, callback }).is_ok(),
             None => false,
         };
         if sent {
             return Ok(());
         }
-        Err(write_logs_err(Error::Io(std::io::Error::other(
-            "raft log flusher has stopped",
-        ))))
+        Err(stopped("raft log flusher has stopped"))
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
@@ -264,7 +353,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         batch.delete_cf(db::cf(&self.db, CF_LOG), index_key(u64::MAX));
         self.db
             .write_opt(batch, &db::synced())
-            .map_err(|e| write_logs_err(e.into()))
+            .map_err(|e| write_logs_err(e.into()))?;
+        // Make every earlier unsynced append durable too, so no pending write outlives the
+        // truncate (the log is rewritten from a lower index next).
+        self.db
+            .flush_wal(true)
+            .map_err(|e| write_logs_err(e.into()))?;
+        self.durability.all_flushed();
+        if self.membership_index.is_some_and(|i| i >= log_id.index) {
+            self.reload_membership().map_err(write_logs_err)?;
+        }
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {

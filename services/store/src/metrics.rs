@@ -8,6 +8,9 @@ use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry};
 pub struct StoreMetrics {
     /// Time one group-commit fsync of the raft log took.
     pub wal_fsync_seconds: Histogram,
+    /// Appends of a leader's own entries reported flushed before their fsync, so that
+    /// replication overlaps it (see `durability`).
+    pub log_appends_acked_early: IntCounter,
     /// Raft entries applied to the state machine.
     pub proposals_applied: IntCounter,
     /// The store's current revision.
@@ -42,6 +45,11 @@ impl StoreMetrics {
                     "Duration of one group-commit fsync of the raft log.",
                 )
                 .buckets(buckets),
+            )
+            .expect("static metric"),
+            log_appends_acked_early: IntCounter::new(
+                "rudder_store_log_appends_acked_early_total",
+                "Appends of the leader's own entries replicated while their fsync still ran.",
             )
             .expect("static metric"),
             proposals_applied: IntCounter::new(
@@ -81,6 +89,7 @@ impl StoreMetrics {
     /// Registers every metric in `registry`.
     pub fn register(&self, registry: &Registry) -> prometheus::Result<()> {
         registry.register(Box::new(self.wal_fsync_seconds.clone()))?;
+        registry.register(Box::new(self.log_appends_acked_early.clone()))?;
         registry.register(Box::new(self.proposals_applied.clone()))?;
         registry.register(Box::new(self.revision.clone()))?;
         registry.register(Box::new(self.watchers.clone()))?;

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::db::{decode, encode};
+use crate::durability::LocalDurability;
 use crate::error::{Error, EtcdError, Result};
 use crate::mvcc::{Request, Response};
 use crate::types::{Member, NodeId, Snapshot, SnapshotMeta, TypeConfig, Vote};
@@ -86,6 +87,9 @@ pub enum ForwardReply {
 pub struct PeerNetwork {
     tls: Option<TlsMaterial>,
     channels: Arc<Mutex<HashMap<String, RaftTransportClient<Channel>>>>,
+    /// This member's log on disk: a follower's acknowledgement of entries is passed to
+    /// raft only once they are on our disk too (see [`crate::durability`]).
+    local: Option<LocalDurability>,
 }
 
 impl std::fmt::Debug for PeerNetwork {
@@ -106,7 +110,15 @@ impl PeerNetwork {
         Ok(Self {
             tls,
             channels: Arc::default(),
+            local: None,
         })
+    }
+
+    /// Holds followers' acknowledgements of appended entries until `local` has them on disk,
+    /// which is what lets the log store acknowledge a leader's own entries early.
+    pub fn holding_acks_until_durable(mut self, local: LocalDurability) -> Self {
+        self.local = Some(local);
+        self
     }
 
     /// The client for the peer at `url`, shared by every caller; it connects on first use
@@ -177,7 +189,11 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
             .first()
             .ok_or_else(|| format!("member {target:x} has no peer URL"))
             .and_then(|url| self.client(url).map_err(|e| e.to_string()));
-        PeerClient { target, client }
+        PeerClient {
+            target,
+            client,
+            local: self.local.clone(),
+        }
     }
 }
 
@@ -185,6 +201,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
 pub struct PeerClient {
     target: NodeId,
     client: Result<RaftTransportClient<Channel>, String>,
+    local: Option<LocalDurability>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -243,13 +260,32 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         let payload = encode(&rpc).map_err(network)?;
         let mut req = tonic::Request::new(RaftRequest { payload });
         req.set_timeout(option.hard_ttl());
+        let started = tokio::time::Instant::now();
         let reply = self
             .client()?
             .append_entries(req)
             .await
             .map_err(status_error)?
             .into_inner();
-        self.reply(reply)
+        let response: AppendEntriesResponse<NodeId> = self.reply(reply)?;
+        let acknowledged = match &response {
+            AppendEntriesResponse::Success => rpc
+                .entries
+                .last()
+                .map(|e| e.log_id.index)
+                .or(rpc.prev_log_id.map(|id| id.index)),
+            AppendEntriesResponse::PartialSuccess(matching) => matching.map(|id| id.index),
+            AppendEntriesResponse::Conflict | AppendEntriesResponse::HigherVote(_) => None,
+        };
+        if let (Some(local), Some(index)) = (&self.local, acknowledged) {
+            let left = option.hard_ttl().saturating_sub(started.elapsed());
+            tokio::time::timeout(left, local.wait_durable(index))
+                .await
+                .map_err(|_| {
+                    unreachable("the local fsync did not finish within the RPC timeout")
+                })?;
+        }
+        Ok(response)
     }
 
     async fn install_snapshot(

@@ -106,7 +106,8 @@ impl RaftNode {
         }
         .validate()
         .map_err(|e| Error::Raft(e.to_string()))?;
-        let log = LogStore::new(db.clone(), &metrics)?;
+        let log = LogStore::new(db.clone(), id, &metrics)?;
+        let peers = peers.holding_acks_until_durable(log.durability());
         let sm = StateMachine::open(db.clone(), snapshot_dir, metrics.clone())?;
         let raft = Raft::new(id, Arc::new(config), peers.clone(), log, sm.clone())
             .await

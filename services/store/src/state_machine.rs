@@ -405,6 +405,11 @@ fn clear_cf(db: &DB, batch: &mut WriteBatch, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The membership last applied, as persisted (`None` before any was applied).
+pub fn applied_membership(db: &DB) -> Result<Option<StoredMembership>> {
+    get_sm(db, KEY_MEMBERSHIP)
+}
+
 fn get_sm<T: serde::de::DeserializeOwned>(db: &DB, key: &[u8]) -> Result<Option<T>> {
     match db.get_cf(db::cf(db, CF_SM), key)? {
         Some(bytes) => Ok(Some(db::decode(&bytes)?)),

@@ -17,7 +17,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, TempDir> for RocksBuilder 
         let dir = TempDir::new().expect("temp dir");
         let db = db::open(&dir.path().join("db")).expect("open rocksdb");
         let metrics = StoreMetrics::new();
-        let log = LogStore::new(db.clone(), &metrics).expect("log store");
+        let log = LogStore::new(db.clone(), 1, &metrics).expect("log store");
         let sm = StateMachine::open(db, &dir.path().join("snap"), metrics).expect("state machine");
         Ok((dir, log, sm))
     }

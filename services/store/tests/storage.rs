@@ -199,7 +199,7 @@ async fn the_log_and_vote_survive_reopen() {
     let metrics = StoreMetrics::new();
     {
         let db = db::open(&dir.path().join("db")).expect("open db");
-        let mut log = LogStore::new(db, &metrics).expect("log");
+        let mut log = LogStore::new(db, 1, &metrics).expect("log");
         log.save_vote(&Vote::new(3, 1)).await.expect("vote");
         for i in 1..=5 {
             openraft::storage::RaftLogStorageExt::blocking_append(
@@ -216,7 +216,7 @@ async fn the_log_and_vote_survive_reopen() {
         log.truncate(log_id(5)).await.expect("truncate");
     }
     let db = db::open(&dir.path().join("db")).expect("reopen db");
-    let mut log = LogStore::new(db, &metrics).expect("log");
+    let mut log = LogStore::new(db, 1, &metrics).expect("log");
     assert_eq!(log.read_vote().await.expect("vote"), Some(Vote::new(3, 1)));
     let state = log.get_log_state().await.expect("state");
     assert_eq!(state.last_purged_log_id, Some(log_id(2)));
@@ -228,4 +228,98 @@ async fn the_log_and_vote_survive_reopen() {
         metrics.wal_fsync_seconds.get_sample_count() >= 5,
         "each append waited for an fsync"
     );
+}
+
+/// Appends `entries` and waits for openraft's flushed callback.
+async fn append(log: &mut LogStore, entries: Vec<Entry>) {
+    openraft::storage::RaftLogStorageExt::blocking_append(log, entries)
+        .await
+        .expect("append");
+}
+
+fn voters(ids: &[u64]) -> Entry {
+    let voters: BTreeSet<u64> = ids.iter().copied().collect();
+    Entry {
+        log_id: log_id(1),
+        payload: EntryPayload::Membership(Membership::new(vec![voters], None)),
+    }
+}
+
+/// The log of member 1, leader of term 1, opened on `dir`; a fresh log first records a
+/// membership of `members` voters.
+async fn leader_log(dir: &TempDir, metrics: &StoreMetrics, members: &[u64]) -> LogStore {
+    let db = db::open(&dir.path().join("db")).expect("open db");
+    let mut log = LogStore::new(db, 1, metrics).expect("log");
+    if log
+        .get_log_state()
+        .await
+        .expect("state")
+        .last_log_id
+        .is_none()
+    {
+        log.save_vote(&Vote::new_committed(1, 1))
+            .await
+            .expect("vote");
+        append(&mut log, vec![voters(members)]).await;
+    }
+    log
+}
+
+async fn append_puts(log: &mut LogStore, indexes: std::ops::RangeInclusive<u64>) {
+    for i in indexes {
+        append(log, vec![entry(i, Request::Compact { revision: 1 })]).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_voter_leader_reports_entries_flushed_only_once_on_disk() {
+    let dir = TempDir::new().expect("temp dir");
+    let metrics = StoreMetrics::new();
+    let mut log = leader_log(&dir, &metrics, &[1]).await;
+    let durability = log.durability();
+    for i in 2..=20 {
+        append_puts(&mut log, i..=i).await;
+        assert!(
+            durability.is_durable(i),
+            "entry {i} was reported flushed before its fsync"
+        );
+    }
+    assert_eq!(metrics.log_appends_acked_early.get(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_of_three_reports_its_entries_early_and_they_reach_the_disk() {
+    let dir = TempDir::new().expect("temp dir");
+    let metrics = StoreMetrics::new();
+    {
+        let mut log = leader_log(&dir, &metrics, &[1, 2, 3]).await;
+        let durability = log.durability();
+        assert!(
+            durability.is_durable(1),
+            "membership entries are never early"
+        );
+        append_puts(&mut log, 2..=20).await;
+        assert_eq!(metrics.log_appends_acked_early.get(), 19);
+        tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            durability.wait_durable(20),
+        )
+        .await
+        .expect("the flusher covers early-acknowledged entries");
+    }
+    // Reopened, the log knows from its own entries that it leads three members.
+    let mut log = leader_log(&dir, &metrics, &[1, 2, 3]).await;
+    assert_eq!(
+        log.try_get_log_entries(0..100)
+            .await
+            .expect("entries")
+            .len(),
+        20
+    );
+    append_puts(&mut log, 21..=21).await;
+    assert_eq!(metrics.log_appends_acked_early.get(), 20);
+    // Truncating the membership entry away leaves a log that cannot tell: fsync first.
+    log.truncate(log_id(1)).await.expect("truncate");
+    append_puts(&mut log, 1..=1).await;
+    assert_eq!(metrics.log_appends_acked_early.get(), 20);
 }
