@@ -22,6 +22,9 @@ use rudder_pki::{TlsMaterial, TlsPaths};
 use rudder_proto::raft::v1::raft_transport_client::RaftTransportClient;
 use rudder_proto::raft::v1::{RaftReply, RaftRequest, SnapshotChunk};
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Streaming;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::db::{decode, encode};
@@ -192,6 +195,7 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
         PeerClient {
             target,
             client,
+            appends: None,
             local: self.local.clone(),
         }
     }
@@ -201,7 +205,16 @@ impl RaftNetworkFactory<TypeConfig> for PeerNetwork {
 pub struct PeerClient {
     target: NodeId,
     client: Result<RaftTransportClient<Channel>, String>,
+    /// The AppendEntries stream to this peer, opened on first use and after a failure.
+    appends: Option<AppendStream>,
     local: Option<LocalDurability>,
+}
+
+/// An open AppendEntries stream: requests go in, replies come back in the same order.
+/// openraft sends one request at a time per peer, so the next reply is always ours.
+struct AppendStream {
+    requests: mpsc::Sender<RaftRequest>,
+    replies: Streaming<RaftReply>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -221,6 +234,37 @@ fn network<E: std::error::Error>(msg: impl ToString) -> RPCError<NodeId, Member,
     reason = "these build the RPCError that openraft's RaftNetwork methods return"
 )]
 impl PeerClient {
+    /// Sends one AppendEntries request on the peer's stream (opening it if needed) and
+    /// returns its reply.
+    async fn exchange_append<E: std::error::Error>(
+        &mut self,
+        request: RaftRequest,
+    ) -> Result<RaftReply, RPCError<NodeId, Member, E>> {
+        if self.appends.is_none() {
+            let (requests, rx) = mpsc::channel(1);
+            let replies = self
+                .client()?
+                .append_entries(ReceiverStream::new(rx))
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            self.appends = Some(AppendStream { requests, replies });
+        }
+        let Some(stream) = self.appends.as_mut() else {
+            return Err(unreachable("no append stream"));
+        };
+        stream
+            .requests
+            .send(request)
+            .await
+            .map_err(|_| unreachable("the append stream closed"))?;
+        match stream.replies.message().await {
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) => Err(unreachable("the peer closed the append stream")),
+            Err(status) => Err(status_error(status)),
+        }
+    }
+
     fn client<E: std::error::Error>(
         &self,
     ) -> Result<RaftTransportClient<Channel>, RPCError<NodeId, Member, E>> {
@@ -258,15 +302,23 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, Member, RaftError<NodeId>>> {
         let payload = encode(&rpc).map_err(network)?;
-        let mut req = tonic::Request::new(RaftRequest { payload });
-        req.set_timeout(option.hard_ttl());
         let started = tokio::time::Instant::now();
-        let reply = self
-            .client()?
-            .append_entries(req)
-            .await
-            .map_err(status_error)?
-            .into_inner();
+        let exchanged = tokio::time::timeout(
+            option.hard_ttl(),
+            self.exchange_append(RaftRequest { payload }),
+        )
+        .await;
+        let reply = match exchanged {
+            Ok(Ok(reply)) => reply,
+            failed => {
+                // a late reply would answer the next request: start over on a new stream
+                self.appends = None;
+                return Err(match failed {
+                    Ok(Err(e)) => e,
+                    _ => unreachable("append entries timed out"),
+                });
+            }
+        };
         let response: AppendEntriesResponse<NodeId> = self.reply(reply)?;
         let acknowledged = match &response {
             AppendEntriesResponse::Success => rpc

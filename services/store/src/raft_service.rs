@@ -1,8 +1,10 @@
 //! The peer-facing gRPC service: openraft's RPCs from the leader, and client requests that
 //! followers forward to this member when it leads.
 
+use futures::StreamExt;
 use rudder_proto::raft::v1::raft_transport_server::RaftTransport;
 use rudder_proto::raft::v1::{RaftReply, RaftRequest, SnapshotChunk};
+use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::db::{decode, encode};
@@ -25,7 +27,13 @@ fn bad_request(e: Error) -> Status {
 fn reply<T: serde::Serialize, E: serde::Serialize>(
     result: Result<T, E>,
 ) -> Result<Response<RaftReply>, Status> {
-    let reply = match result {
+    encode_reply(result).map(Response::new)
+}
+
+fn encode_reply<T: serde::Serialize, E: serde::Serialize>(
+    result: Result<T, E>,
+) -> Result<RaftReply, Status> {
+    Ok(match result {
         Ok(v) => RaftReply {
             payload: encode(&v).map_err(Status::from)?,
             error: Vec::new(),
@@ -34,18 +42,26 @@ fn reply<T: serde::Serialize, E: serde::Serialize>(
             payload: Vec::new(),
             error: encode(&e).map_err(Status::from)?,
         },
-    };
-    Ok(Response::new(reply))
+    })
 }
 
 #[tonic::async_trait]
 impl RaftTransport for RaftService {
+    /// Answers each request of the leader's stream in order, one at a time (raft appends
+    /// are sequential anyway). An undecodable request ends the stream with its error.
     async fn append_entries(
         &self,
-        request: Request<RaftRequest>,
-    ) -> Result<Response<RaftReply>, Status> {
-        let rpc = decode(&request.into_inner().payload).map_err(bad_request)?;
-        reply(self.node.raft.append_entries(rpc).await)
+        request: Request<Streaming<RaftRequest>>,
+    ) -> Result<Response<BoxStream<RaftReply>>, Status> {
+        let raft = self.node.raft.clone();
+        let replies = request.into_inner().then(move |request| {
+            let raft = raft.clone();
+            async move {
+                let rpc = decode(&request?.payload).map_err(bad_request)?;
+                encode_reply(raft.append_entries(rpc).await)
+            }
+        });
+        Ok(Response::new(Box::pin(replies)))
     }
 
     async fn vote(&self, request: Request<RaftRequest>) -> Result<Response<RaftReply>, Status> {
