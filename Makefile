@@ -26,6 +26,8 @@ test: deps
 	@echo "== the API server's integration tests again, on rudder-store instead of etcd"
 	RUDDER_TEST_STORE=rudder-store RUDDER_STORE_BIN=$(CARGO_TARGET_DIR)/debug/rudder-store \
 	  $(CARGO) test -p rudder-apiserver --no-fail-fast --test '*'
+	@echo "== etcdctl check perf on a real etcd, then on rudder-store, alone on the machine"
+	$(CARGO) test -p rudder-store --test etcdctl check_perf -- --ignored
 
 lint: deps
 	$(CARGO) fmt --all --check

@@ -343,11 +343,12 @@ fn member_list_names_this_member() {
 /// `etcdctl check perf --load=s` against one member (50 clients at 150 writes/s for 60 s;
 /// fails when the slowest request takes ≥ 0.5 s, the stddev ≥ 0.1 s or the rate < 90%).
 /// It judges the machine as much as the server, so a real etcd runs it first as a control:
-/// rudder-store must pass wherever etcd passes. Needs an idle machine and a release build:
-/// `cargo test --release -p rudder-store --test etcdctl check_perf -- --ignored`
-/// (`make bench-store` prints both verdicts too).
+/// rudder-store must pass wherever etcd passes. Needs an idle machine, so `make test` runs
+/// it alone once every other test is done:
+/// `cargo test -p rudder-store --test etcdctl check_perf -- --ignored`
+/// (`make bench-store` prints both verdicts too, on release builds).
 #[test]
-#[ignore = "two 60 s latency benchmarks; run on an idle machine with --ignored"]
+#[ignore = "two 60 s latency benchmarks that need an idle machine: `make test` runs them alone, last"]
 fn check_perf_passes_where_etcd_passes() {
     let check_perf = |m: &Member| {
         let out = m
