@@ -4,26 +4,12 @@
 
 use std::path::Path;
 
+use rudder_api::apply::merge::without_nulls;
 use rudder_api::protobuf;
 use serde_json::Value;
 
 fn fixtures() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kubectl-protobuf")
-}
-
-/// Go writes a nil list as `null` (`"rules": null`); on the wire it is simply absent,
-/// and both mean "no rules".
-fn without_nulls(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), without_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
-        other => other.clone(),
-    }
 }
 
 #[test]

@@ -72,7 +72,9 @@ fn merge_list(kind: ListKind, ty: PatchType, target: &mut Vec<Value>, source: &[
     true
 }
 
-fn without_nulls(v: &Value) -> Value {
+/// `v` with every null field left out, at any depth: Kubernetes reads a null field as an
+/// absent one (Go writes a nil list as `null`; on the wire it is simply not there).
+pub fn without_nulls(v: &Value) -> Value {
     match v {
         Value::Object(map) => Value::Object(
             map.iter()
