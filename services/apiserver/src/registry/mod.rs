@@ -560,11 +560,11 @@ impl Registry {
         ctx: &RequestContext,
         c: &CollectionRef,
         options: &ListOptions,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<list::ListJson> {
         verb_allowed(c.resource, Verb::List)?;
         self.authorize_collection(ctx, Verb::List, c)?;
         if let Some(list) = self.cached_list(c, options).await? {
-            return Ok(list.to_json());
+            return Ok(list::ListJson::Cached(list.into_body()));
         }
         let read = self.read_list(c, options).await?;
         let items_len = read.items.iter().map(|s| s.value.len() + 32).sum();
@@ -590,7 +590,7 @@ impl Registry {
         });
         match failed {
             Some(e) => Err(e),
-            None => Ok(bytes),
+            None => Ok(list::ListJson::Whole(bytes)),
         }
     }
 

@@ -425,8 +425,8 @@ impl RestApi {
             Verb::List => {
                 let options = ListOptions::parse(req.resource, &raw_list_options(query))?;
                 if format == ResponseFormat::Json {
-                    let bytes = self.registry.list_json(ctx, &collection, &options).await?;
-                    return Ok(codec::json_response(StatusCode::OK, bytes));
+                    let list = self.registry.list_json(ctx, &collection, &options).await?;
+                    return Ok(codec::list_response(list));
                 }
                 read(&self.registry.list(ctx, &collection, &options).await?)
             }
