@@ -567,6 +567,24 @@ impl WatchCache {
         self.lock().objects.get(key).map(|o| o.value.clone())
     }
 
+    /// The object at `key` once the cache has reached `revision`, waiting for it at
+    /// most `patience`; `None` when it has not got there in time (or has no object).
+    pub async fn get_once_at(
+        &self,
+        key: &str,
+        revision: i64,
+        patience: Duration,
+    ) -> Option<Arc<Value>> {
+        let mut rx = self.revision.subscribe();
+        if *rx.borrow() < revision {
+            tokio::time::timeout(patience, rx.wait_for(|r| *r >= revision))
+                .await
+                .ok()?
+                .ok()?;
+        }
+        self.get(key)
+    }
+
     /// Starts a watcher. `After(N)` older than the window is a 410 `Expired`.
     pub fn subscribe(&self, from: WatchFrom) -> Result<Subscription> {
         let state = self.lock();
