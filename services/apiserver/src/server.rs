@@ -80,6 +80,11 @@ pub async fn serve(
                 }
             },
         };
+        // Nagle off, as Go's net package (kube-apiserver) has it: a response written
+        // as a headers record and a data record must not wait on the client's ACK.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not turn Nagle's algorithm off");
+        }
         let acceptor = acceptor.clone();
         let api = api.clone();
         let watcher = graceful.watcher();
