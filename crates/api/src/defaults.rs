@@ -309,7 +309,8 @@ pub fn cluster_role_binding(b: &mut ClusterRoleBinding) {
 
 /// Decodes an object's JSON as the typed form of `resource`'s kind.
 pub fn decode<T: DeserializeOwned>(resource: &ResourceInfo, object: &Value) -> Result<T, Error> {
-    serde_json::from_value(object.clone()).map_err(|e| decode_error(resource, &e))
+    // From the borrowed value: no copy of the whole object to consume.
+    T::deserialize(object).map_err(|e| decode_error(resource, &e))
 }
 
 fn decode_error(resource: &ResourceInfo, e: &serde_json::Error) -> Error {

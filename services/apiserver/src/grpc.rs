@@ -22,7 +22,7 @@ use crate::admission::RequestContext;
 use crate::error::{Error, Result};
 use crate::registry::list::{ListOptions, RawListOptions};
 use crate::registry::{CollectionRef, DeleteOptions, ObjectRef, PatchKind, Registry, WriteOptions};
-use crate::watch_cache::{self, EventType};
+use crate::watch_cache::{self, CachedObject, EventType};
 
 /// Longest gRPC watch when the client gives no timeout; the client resumes.
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -403,6 +403,12 @@ impl Api for ApiService {
                     r#type: kind.as_str().to_string(),
                     object: encode(object),
                 };
+                // The watch cache encoded each object once, when its event arrived:
+                // every watcher sends those bytes rather than encoding them again.
+                let cached_event = |kind: EventType, object: &CachedObject| WatchEvent {
+                    r#type: kind.as_str().to_string(),
+                    object: object.json().to_vec(),
+                };
                 let mut watch = match watch {
                     Ok(w) => w,
                     Err(e @ Error::Expired(_)) => {
@@ -429,7 +435,7 @@ impl Api for ApiService {
                             event(EventType::Bookmark, &watch_cache::bookmark(watch.resource, watch.revision))
                         }
                         e = watch.next() => match e {
-                            Some((kind, object)) => event(kind, &object),
+                            Some((kind, object)) => cached_event(kind, &object),
                             None => break,
                         },
                     };

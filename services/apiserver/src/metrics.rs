@@ -39,7 +39,7 @@ use rudder_api::resource;
 use crate::admission::Verb;
 use crate::auth::review::REVIEWS;
 use crate::rest::codec::{self, Body, BoxError};
-use crate::rest::request::{self, Query, Route};
+use crate::rest::request::{Route, Routed};
 
 /// `component` of every request metric.
 const COMPONENT: &str = "apiserver";
@@ -178,8 +178,8 @@ pub struct RequestLabels {
 
 impl RequestLabels {
     /// Labels of a request, from what it asks (as upstream's RequestInfo).
-    pub fn of(method: &Method, path: &str, query: &Query, headers: &HeaderMap) -> Self {
-        let dry_run = if query.get("dryRun") == "All" {
+    pub fn of(method: &Method, path: &str, routed: &Routed, headers: &HeaderMap) -> Self {
+        let dry_run = if routed.query.get("dryRun") == "All" {
             "All"
         } else {
             ""
@@ -205,7 +205,7 @@ impl RequestLabels {
                 ..non_resource
             };
         }
-        let Ok(Route::Resource(req)) = request::route(method, path, query) else {
+        let Ok(Route::Resource(req)) = &routed.route else {
             return non_resource;
         };
         let apply = headers
@@ -236,7 +236,7 @@ impl RequestLabels {
             group: req.resource.group,
             version: req.resource.version,
             resource: req.resource.plural,
-            subresource: req.subresource.unwrap_or_default(),
+            subresource: req.subresource.clone().unwrap_or_default(),
             scope,
         }
     }
@@ -481,7 +481,12 @@ mod tests {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
-        RequestLabels::of(&method, path, &Query::parse(Some(query)), &HeaderMap::new())
+        RequestLabels::of(
+            &method,
+            path,
+            &Routed::of(&method, path, Some(query)),
+            &HeaderMap::new(),
+        )
     }
 
     #[test]

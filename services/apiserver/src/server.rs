@@ -28,6 +28,7 @@ use crate::auth::x509::PeerCertificate;
 use crate::error::{Error, Result};
 use crate::grpc::ApiService;
 use crate::rest::codec::{self, Body, BoxError};
+use crate::rest::request::Routed;
 use crate::rest::{RestApi, is_grpc};
 use http_body_util::BodyExt;
 use rudder_proto::api::v1::api_server::ApiServer;
@@ -79,6 +80,11 @@ pub async fn serve(
                 }
             },
         };
+        // Nagle off, as Go's net package (kube-apiserver) has it: a response written
+        // as a headers record and a data record must not wait on the client's ACK.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not turn Nagle's algorithm off");
+        }
         let acceptor = acceptor.clone();
         let api = api.clone();
         let watcher = graceful.watcher();
@@ -149,14 +155,11 @@ async fn route(
     let grpc_request = is_grpc(&request);
     let trace_id = trace_id(request.headers());
     // Taken before the request is consumed; refusals below count as well.
-    let labels = (!grpc_request).then(|| {
-        crate::metrics::RequestLabels::of(
-            &method,
-            &path,
-            &crate::rest::request::Query::parse(query.as_deref()),
-            request.headers(),
-        )
-    });
+    // A REST request is parsed and routed once, for its metrics and its dispatch.
+    let mut routed = (!grpc_request).then(|| Routed::of(&method, &path, query.as_deref()));
+    let labels = routed
+        .as_ref()
+        .map(|routed| crate::metrics::RequestLabels::of(&method, &path, routed, request.headers()));
     let authenticated = api
         .authn
         .authenticate(certificate.as_deref(), request.headers());
@@ -212,7 +215,13 @@ async fn route(
                                 }
                             } else {
                                 let span = tracing::info_span!("rest", user = %acting.user());
-                                api.rest.handle(&acting, request).instrument(span).await
+                                let routed = routed.take().unwrap_or_else(|| {
+                                    Routed::of(&method, &path, query.as_deref())
+                                });
+                                api.rest
+                                    .handle(&acting, request, routed)
+                                    .instrument(span)
+                                    .await
                             };
                             (response, Who::User(ctx, effective))
                         }

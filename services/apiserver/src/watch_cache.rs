@@ -279,6 +279,11 @@ impl WatchFilter {
         {
             return false;
         }
+        self.selects(object)
+    }
+
+    /// Whether the selectors select an object (its namespace known to match).
+    fn selects(&self, object: &CachedObject) -> bool {
         (self.labels.is_everything() || self.labels.matches(object.labels()))
             && (self.fields.terms().is_empty() || self.fields.matches(object.fields()))
     }
@@ -517,22 +522,27 @@ impl WatchCache {
     /// Current objects the filter selects, in key order, and the revision they are
     /// current at.
     pub fn snapshot(&self, filter: &WatchFilter) -> (Vec<Arc<CachedObject>>, i64) {
-        // One namespace's objects are one run of keys: read only that run.
-        let prefix = filter
+        // One namespace's objects are one run of keys: read only that run (its keys
+        // say the namespace, so the filter need not compare it again).
+        let namespace_prefix = filter
             .namespace
             .as_deref()
-            .and_then(|ns| keys::list_prefix(self.resource, Some(ns)).ok())
-            .unwrap_or_default();
+            .filter(|_| self.resource.namespaced)
+            .and_then(|ns| keys::list_prefix(self.resource, Some(ns)).ok());
+        let prefix = namespace_prefix.as_deref().unwrap_or_default();
         let state = self.lock();
         let items = state
             .objects
             .range::<str, _>((
-                std::ops::Bound::Included(prefix.as_str()),
+                std::ops::Bound::Included(prefix),
                 std::ops::Bound::Unbounded,
             ))
-            .take_while(|(key, _)| key.starts_with(&prefix))
+            .take_while(|(key, _)| key.starts_with(prefix))
             .map(|(_, o)| o)
-            .filter(|o| filter.matches(o))
+            .filter(|o| match namespace_prefix {
+                Some(_) => filter.selects(o),
+                None => filter.matches(o),
+            })
             .cloned()
             .collect();
         (items, state.revision)
@@ -555,6 +565,24 @@ impl WatchCache {
     /// The current object at `key`, if any.
     pub fn get(&self, key: &str) -> Option<Arc<Value>> {
         self.lock().objects.get(key).map(|o| o.value.clone())
+    }
+
+    /// The object at `key` once the cache has reached `revision`, waiting for it at
+    /// most `patience`; `None` when it has not got there in time (or has no object).
+    pub async fn get_once_at(
+        &self,
+        key: &str,
+        revision: i64,
+        patience: Duration,
+    ) -> Option<Arc<Value>> {
+        let mut rx = self.revision.subscribe();
+        if *rx.borrow() < revision {
+            tokio::time::timeout(patience, rx.wait_for(|r| *r >= revision))
+                .await
+                .ok()?
+                .ok()?;
+        }
+        self.get(key)
     }
 
     /// Starts a watcher. `After(N)` older than the window is a 410 `Expired`.

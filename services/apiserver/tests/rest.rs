@@ -539,3 +539,71 @@ async fn strict_field_validation_words_errors_as_upstream() {
     let pod = c.get(&format!("{base}/p")).await.unwrap().json();
     assert_eq!(pod["metadata"]["labels"], json!(null));
 }
+
+/// Updates and patches start from the watch cache's copy of the object: a replica
+/// whose cache trails the writes of another must still refuse a stale
+/// resourceVersion, accept the current one, and answer a no-op with the store's
+/// object, whatever its cache holds at that moment.
+#[tokio::test]
+async fn writes_through_a_trailing_replica_keep_their_preconditions() {
+    let cluster = TestCluster::start().await;
+    let primary = cluster.client("admin");
+    let replica = cluster.add_replica().await;
+    let base = "/api/v1/namespaces/default/configmaps";
+    let cm = |n: usize, rv: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "cached", "namespace": "default", "resourceVersion": rv},
+               "data": {"n": n.to_string()}})
+        .to_string()
+    };
+    let created = primary.must(Method::POST, base, &cm(0, "")).await.json();
+    let mut rv = created["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("{base}/cached");
+    for n in 1..=20 {
+        // The primary moves the object on; the replica hears of it a moment later.
+        let stale = rv.clone();
+        let moved = primary.must(Method::PUT, &path, &cm(2 * n, &rv)).await;
+        assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
+        rv = moved.json()["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        // A stale resourceVersion is a 409, also for a write that would change
+        // nothing against the replica's possibly older copy.
+        for body in [
+            cm(2 * n + 1, &stale),
+            cm(2 * n - 2, &stale),
+            cm(2 * n, &stale),
+        ] {
+            let refused = replica.must(Method::PUT, &path, &body).await;
+            assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text());
+        }
+        // A no-op with the current resourceVersion answers the current object.
+        let same = replica.must(Method::PUT, &path, &cm(2 * n, &rv)).await;
+        assert_eq!(same.status, StatusCode::OK, "{}", same.text());
+        assert_eq!(same.json()["metadata"]["resourceVersion"], rv.as_str());
+        assert_eq!(same.json()["data"]["n"], (2 * n).to_string());
+        // A patch without a precondition applies to the current object.
+        let patched = replica
+            .request(
+                Method::PATCH,
+                &path,
+                &[("content-type", "application/merge-patch+json")],
+                json!({"data": {"p": n.to_string()}}).to_string(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+        assert_eq!(patched.json()["data"]["n"], (2 * n).to_string());
+        rv = patched.json()["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    let last = primary.get(&path).await.unwrap().json();
+    assert_eq!(last["metadata"]["resourceVersion"], rv.as_str());
+    assert_eq!(last["data"], json!({"n": "40", "p": "20"}));
+}

@@ -304,19 +304,74 @@ mod tests {
                 revision: 42,
                 items,
             };
-            assert_eq!(list.to_json(), serde_json::to_vec(&list).unwrap());
+            let expected = serde_json::to_vec(&list).unwrap();
+            assert_eq!(collect(list.into_body()), expected);
         }
         let list = CachedList {
             resource: resolve("deploy").unwrap(),
             revision: 7,
             items: Vec::new(),
         };
-        let value: serde_json::Value = serde_json::from_slice(&list.to_json()).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&collect(list.into_body())).unwrap();
         assert_eq!(
             value,
             json!({"apiVersion": "apps/v1", "items": [], "kind": "DeploymentList",
                    "metadata": {"resourceVersion": "7"}})
         );
+    }
+
+    /// A cached list body's bytes, checking each chunk's size and the announced length.
+    fn collect(mut body: CachedListBody) -> Vec<u8> {
+        use http_body::Body;
+        let announced = body.size_hint().exact().unwrap() as usize;
+        let mut out = Vec::new();
+        while let Some(chunk) = body.next_chunk() {
+            assert!(!chunk.is_empty());
+            out.extend_from_slice(&chunk);
+        }
+        assert!(body.is_end_stream());
+        assert_eq!(out.len(), announced);
+        out
+    }
+
+    #[test]
+    fn cached_lists_stream_in_bounded_chunks_of_whole_items() {
+        use crate::watch_cache::CachedObject;
+        use serde_json::json;
+        use std::sync::Arc;
+        let pods = resolve("pods").unwrap();
+        // Enough items for many chunks, and one bigger than a chunk on its own.
+        let items: Vec<_> = (0..600)
+            .map(|n| {
+                let note = "x".repeat(if n == 300 { 3 * LIST_CHUNK_BYTES } else { 500 });
+                Arc::new(CachedObject::new(
+                    pods,
+                    json!({"apiVersion": "v1", "kind": "Pod",
+                           "metadata": {"name": format!("p{n}"), "namespace": "x",
+                                        "annotations": {"note": note}}}),
+                ))
+            })
+            .collect();
+        let list = CachedList {
+            resource: pods,
+            revision: 9,
+            items: items.clone(),
+        };
+        let expected = serde_json::to_vec(&list).unwrap();
+        let mut body = list.into_body();
+        let mut chunks = Vec::new();
+        while let Some(chunk) = body.next_chunk() {
+            chunks.push(chunk);
+        }
+        assert_eq!(chunks.concat(), expected);
+        assert!(chunks.len() > 5, "{} chunks", chunks.len());
+        // Only the chunk holding the big item outgrows the chunk size.
+        let oversized: Vec<_> = chunks
+            .iter()
+            .filter(|c| c.len() > LIST_CHUNK_BYTES)
+            .collect();
+        assert_eq!(oversized.len(), 1);
+        assert!(oversized[0].len() < 4 * LIST_CHUNK_BYTES);
     }
 
     /// What decoding a stored object makes of it as a list item.
@@ -399,6 +454,16 @@ mod tests {
     }
 }
 
+/// A list's JSON as REST sends it: spliced whole (read from the store), or streamed
+/// from the watch cache's objects.
+#[derive(Debug)]
+pub enum ListJson {
+    /// The whole list.
+    Whole(Vec<u8>),
+    /// A cached list, built as it is sent.
+    Cached(CachedListBody),
+}
+
 /// A list answered from the watch cache: the cache's own objects, shared. It
 /// serializes as the `<Kind>List` upstream sends, items without kind and apiVersion.
 #[derive(Debug)]
@@ -412,21 +477,90 @@ pub struct CachedList {
 }
 
 impl CachedList {
-    /// The list's JSON, the items spliced from the JSON each object was cached with
-    /// (a 10,000-pod list is 12 MB: encoding it again per request was most of its
-    /// cost). Keys in the order a `Value` map writes them (sorted), as the
-    /// [`serde::Serialize`] form.
-    pub fn to_json(&self) -> Vec<u8> {
+    /// The list's JSON as a body built chunk by chunk while the connection sends it:
+    /// the items spliced from the JSON each object was cached with (a 10,000-pod list
+    /// is 20 MB: encoding it again per request was most of its cost, and building it
+    /// whole before the first byte left the wire was most of what remained). Keys in
+    /// the order a `Value` map writes them (sorted), as the [`serde::Serialize`] form.
+    pub fn into_body(self) -> CachedListBody {
         let metadata = serde_json::json!({"resourceVersion": self.revision.to_string()});
-        let items_len = self.items.iter().map(|i| i.item_len() + 1).sum();
-        list_json(self.resource, &metadata, items_len, |out| {
-            for (n, item) in self.items.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                item.write_item(out);
+        let (head, tail) = list_frame(self.resource, &metadata);
+        let items_len: usize = self.items.iter().map(|i| i.item_len()).sum();
+        let commas = self.items.len().saturating_sub(1);
+        CachedListBody {
+            remaining: head.len() + items_len + commas + tail.len(),
+            head: Some(head),
+            items: self.items.into_iter().peekable(),
+            first: true,
+            tail: Some(tail),
+        }
+    }
+}
+
+/// Bytes per chunk of a [`CachedListBody`]: big enough that per-chunk costs vanish
+/// beside the copying, small enough to stay clear of malloc's mmap threshold.
+const LIST_CHUNK_BYTES: usize = 64 * 1024;
+
+/// A cached list's JSON as an HTTP body of [`LIST_CHUNK_BYTES`] chunks, each built when
+/// the connection asks for it, with its exact length known up front (Content-Length).
+#[derive(Debug)]
+pub struct CachedListBody {
+    head: Option<Vec<u8>>,
+    items: std::iter::Peekable<std::vec::IntoIter<std::sync::Arc<CachedObject>>>,
+    first: bool,
+    tail: Option<Vec<u8>>,
+    remaining: usize,
+}
+
+impl CachedListBody {
+    /// The next chunk: whole items up to the chunk size (or one larger item).
+    fn next_chunk(&mut self) -> Option<bytes::Bytes> {
+        let mut out = Vec::with_capacity(LIST_CHUNK_BYTES);
+        if let Some(head) = self.head.take() {
+            out.extend_from_slice(&head);
+        }
+        while let Some(item) = self.items.peek() {
+            let len = item.item_len() + usize::from(!self.first);
+            if !out.is_empty() && out.len() + len > LIST_CHUNK_BYTES {
+                break;
             }
-        })
+            if !std::mem::take(&mut self.first) {
+                out.push(b',');
+            }
+            item.write_item(&mut out);
+            self.items.next();
+        }
+        if self.items.peek().is_none()
+            && let Some(tail) = self.tail.take()
+        {
+            out.extend_from_slice(&tail);
+        }
+        self.remaining -= out.len();
+        (!out.is_empty()).then(|| bytes::Bytes::from(out))
+    }
+}
+
+impl http_body::Body for CachedListBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(
+            self.get_mut()
+                .next_chunk()
+                .map(|c| Ok(http_body::Frame::data(c))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining as u64)
     }
 }
 
@@ -483,6 +617,19 @@ pub fn list_json(
     items_len: usize,
     write_items: impl FnOnce(&mut Vec<u8>),
 ) -> Vec<u8> {
+    let (head, tail) = list_frame(resource, metadata);
+    let mut out = Vec::with_capacity(head.len() + items_len + tail.len());
+    out.extend_from_slice(&head);
+    write_items(&mut out);
+    out.extend_from_slice(&tail);
+    out
+}
+
+/// What comes before a `<Kind>List`'s items (up to the items' `[`) and after them.
+fn list_frame(
+    resource: &rudder_api::resource::ResourceInfo,
+    metadata: &serde_json::Value,
+) -> (Vec<u8>, Vec<u8>) {
     let head = format!(
         "{{\"apiVersion\":{},\"items\":[",
         serde_json::Value::from(resource.api_version())
@@ -491,11 +638,7 @@ pub fn list_json(
         "],\"kind\":{},\"metadata\":{metadata}}}",
         serde_json::Value::from(format!("{}List", resource.kind)),
     );
-    let mut out = Vec::with_capacity(head.len() + items_len + tail.len());
-    out.extend_from_slice(head.as_bytes());
-    write_items(&mut out);
-    out.extend_from_slice(tail.as_bytes());
-    out
+    (head.into_bytes(), tail.into_bytes())
 }
 
 /// Appends a stored object as a list item without decoding it: its JSON without

@@ -36,6 +36,21 @@ pub use service_alloc::ServiceRanges;
 /// update, a delete, a generated name that collided).
 const MAX_RETRIES: usize = 8;
 
+/// How long a write whose resourceVersion the watch cache has not reached yet waits
+/// for it before reading the store instead (a client's next write usually comes
+/// after the cache has seen its last one).
+const CACHE_CATCH_UP: std::time::Duration = std::time::Duration::from_millis(3);
+
+/// Where a write's view of the current object came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Basis {
+    /// Read from the store: current when read.
+    Store,
+    /// The watch cache's copy, which may be behind the store: the compare-and-swap
+    /// still checks it, and anything that is not a successful swap reads the store.
+    Cache,
+}
+
 /// Names one object, as a REST path or a gRPC `ResourceRef` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRef {
@@ -539,6 +554,41 @@ impl Registry {
         }
     }
 
+    /// The current object for a write, and where it came from: on a first attempt
+    /// the watch cache's copy when it can stand in for the store's (at `expected`,
+    /// the revision the client's precondition names, when there is one), as
+    /// kube-apiserver's GuaranteedUpdate starts from its cached object; else the store's.
+    async fn read_for_write(
+        &self,
+        r: &ObjectRef,
+        expected: Option<i64>,
+        first: bool,
+        options: &WriteOptions,
+    ) -> Result<((Value, i64), Basis)> {
+        if first
+            && !options.dry_run
+            && let Some(current) = self.cached_current(r, expected).await
+        {
+            return Ok((current, Basis::Cache));
+        }
+        Ok((self.read(r).await?, Basis::Store))
+    }
+
+    async fn cached_current(&self, r: &ObjectRef, expected: Option<i64>) -> Option<(Value, i64)> {
+        let cache = self.caches.as_ref()?.get(r.resource)?;
+        let key = key_of(r).ok()?;
+        let object = match expected {
+            Some(revision) => cache.get_once_at(&key, revision, CACHE_CATCH_UP).await?,
+            None => cache.get(&key)?,
+        };
+        let revision =
+            meta::parse_resource_version(meta::meta_str(&object, "resourceVersion")).ok()?;
+        if expected.is_some_and(|e| e != revision) {
+            return None;
+        }
+        Some(((*object).clone(), revision))
+    }
+
     /// `get`: one object (or its status subresource, which is the whole object).
     pub async fn get(&self, ctx: &RequestContext, r: &ObjectRef) -> Result<Value> {
         verb_allowed(r.resource, Verb::Get)?;
@@ -560,11 +610,11 @@ impl Registry {
         ctx: &RequestContext,
         c: &CollectionRef,
         options: &ListOptions,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<list::ListJson> {
         verb_allowed(c.resource, Verb::List)?;
         self.authorize_collection(ctx, Verb::List, c)?;
         if let Some(list) = self.cached_list(c, options).await? {
-            return Ok(list.to_json());
+            return Ok(list::ListJson::Cached(list.into_body()));
         }
         let read = self.read_list(c, options).await?;
         let items_len = read.items.iter().map(|s| s.value.len() + 32).sum();
@@ -590,7 +640,7 @@ impl Registry {
         });
         match failed {
             Some(e) => Err(e),
-            None => Ok(bytes),
+            None => Ok(list::ListJson::Whole(bytes)),
         }
     }
 
@@ -866,8 +916,10 @@ impl Registry {
             rv => Some(meta::parse_resource_version(rv)?),
         };
         let key = key_of(r)?;
-        for _ in 0..MAX_RETRIES {
-            let (old, current) = self.read(r).await?;
+        for attempt in 0..MAX_RETRIES {
+            let ((old, current), basis) = self
+                .read_for_write(r, precondition, attempt == 0, options)
+                .await?;
             if precondition.is_some_and(|rv| rv != current) {
                 return Err(self.conflict(r));
             }
@@ -877,14 +929,16 @@ impl Registry {
                     r,
                     &key,
                     body.clone(),
-                    (old, current),
+                    ((old, current), basis),
                     options,
                     Ownership::Update(r.subresource.as_deref()),
                 )
                 .await?
             {
                 Some(done) => return Ok(done),
-                None if precondition.is_some() => return Err(self.conflict(r)),
+                None if precondition.is_some() && basis == Basis::Store => {
+                    return Err(self.conflict(r));
+                }
                 None => continue,
             }
         }
@@ -964,8 +1018,9 @@ impl Registry {
             ..r.clone()
         };
         let target = if is_scale(r) { &main } else { r };
-        for _ in 0..MAX_RETRIES {
-            let (old, current) = self.read(r).await?;
+        for attempt in 0..MAX_RETRIES {
+            let ((old, current), basis) =
+                self.read_for_write(r, None, attempt == 0, options).await?;
             let base = if is_scale(r) {
                 scale::to_scale(&old)
             } else {
@@ -982,6 +1037,8 @@ impl Registry {
             }
             match meta::meta_str(&patched, "resourceVersion") {
                 rv if rv.is_empty() || rv == current.to_string() => {}
+                // The cache's copy may be behind: only the store's refutes a precondition.
+                _ if basis == Basis::Cache => continue,
                 rv => {
                     meta::parse_resource_version(rv)?;
                     return Err(self.conflict(r));
@@ -993,7 +1050,7 @@ impl Registry {
                     target,
                     &key,
                     patched,
-                    (old, current),
+                    ((old, current), basis),
                     options,
                     Ownership::Update(r.subresource.as_deref()),
                 )
@@ -1009,8 +1066,9 @@ impl Registry {
         Err(self.conflict(r))
     }
 
-    /// One compare-and-swap attempt of an update of `old` (at `current`) to `body`.
-    /// `None`: the object changed meanwhile and the caller may retry.
+    /// One compare-and-swap attempt of an update of `old` (at `current`, read from
+    /// `basis`) to `body`. `None`: the object changed meanwhile, or the cache's copy
+    /// could not be vouched for; the caller may retry on the store's.
     #[allow(clippy::too_many_arguments)]
     async fn write_update(
         &self,
@@ -1018,7 +1076,7 @@ impl Registry {
         r: &ObjectRef,
         key: &str,
         body: Value,
-        (old, current): (Value, i64),
+        ((old, current), basis): ((Value, i64), Basis),
         options: &WriteOptions,
         ownership: Ownership<'_>,
     ) -> Result<Option<Value>> {
@@ -1050,7 +1108,8 @@ impl Registry {
             (Ownership::Applied, None) => {}
         }
         if meta::same_content(&object, &old) {
-            return Ok(Some(old));
+            // Nothing to write: answer with the stored object, so it must be the store's.
+            return Ok((basis == Basis::Store).then_some(old));
         }
         self.admit(ctx, Verb::Update, r, Some(&mut object), Some(&old))
             .await?;

@@ -9,7 +9,7 @@ use rudder_api::resource::ResourceInfo;
 use serde_json::{Value, json};
 
 use super::{
-    CollectionRef, MAX_RETRIES, ObjectRef, Ownership, Registry, WriteOptions, apply_error,
+    Basis, CollectionRef, MAX_RETRIES, ObjectRef, Ownership, Registry, WriteOptions, apply_error,
     is_scale, key_of, meta, ownership_scope, scale, strict,
 };
 use crate::admission::{RequestContext, Verb};
@@ -91,7 +91,7 @@ impl Registry {
                     target,
                     &key,
                     merged,
-                    (old, current),
+                    ((old, current), Basis::Store),
                     options,
                     Ownership::Applied,
                 )

@@ -9,6 +9,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::registry::list::ListJson;
 
 /// Largest request body (upstream's limit).
 pub const MAX_BODY_BYTES: usize = rudder_api::status::MAX_REQUEST_BODY_BYTES;
@@ -174,9 +175,13 @@ pub fn object_response(
     with_content_type(status, bytes, content_type)
 }
 
-/// A response of JSON bytes made elsewhere (a cached list).
-pub fn json_response(status: StatusCode, bytes: Vec<u8>) -> Response<Body> {
-    with_content_type(status, bytes, "application/json")
+/// A list's JSON response, streamed when it comes from the watch cache.
+pub fn list_response(list: ListJson) -> Response<Body> {
+    let body = match list {
+        ListJson::Whole(bytes) => full(bytes),
+        ListJson::Cached(body) => body.map_err(|never| match never {}).boxed_unsync(),
+    };
+    with_body(StatusCode::OK, body, "application/json")
 }
 
 fn with_content_type(
@@ -184,7 +189,11 @@ fn with_content_type(
     bytes: Vec<u8>,
     content_type: &'static str,
 ) -> Response<Body> {
-    let mut response = Response::new(full(bytes));
+    with_body(status, full(bytes), content_type)
+}
+
+fn with_body(status: StatusCode, body: Body, content_type: &'static str) -> Response<Body> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     response
         .headers_mut()

@@ -27,7 +27,7 @@ use crate::registry::{
 use crate::table::{self, IncludeObject};
 use crate::watch_cache::{self, EventType};
 use codec::{Body, BoxError, ResponseFormat};
-use request::{Query, ResourceRequest, Route};
+use request::{Query, ResourceRequest, Route, Routed};
 
 /// The Kubernetes version this server speaks; kubectl's dispatcher on this machine
 /// picks its binary by the minor.
@@ -135,14 +135,19 @@ impl RestApi {
     }
 
     /// Serves one request; never fails: errors become Status responses.
-    pub async fn handle<B>(&self, ctx: &RequestContext, request: Request<B>) -> Response<Body>
+    pub async fn handle<B>(
+        &self,
+        ctx: &RequestContext,
+        request: Request<B>,
+        routed: Routed,
+    ) -> Response<Body>
     where
         B: http_body::Body<Data = bytes::Bytes>,
         B::Error: Into<BoxError>,
     {
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let result = self.dispatch(ctx, request).await;
+        let result = self.dispatch(ctx, request, routed).await;
         match result {
             Ok(response) => {
                 tracing::debug!(%method, %path, code = response.status().as_u16(), "served");
@@ -160,13 +165,16 @@ impl RestApi {
         }
     }
 
-    async fn dispatch<B>(&self, ctx: &RequestContext, request: Request<B>) -> Result<Response<Body>>
+    async fn dispatch<B>(
+        &self,
+        ctx: &RequestContext,
+        request: Request<B>,
+        Routed { query, route }: Routed,
+    ) -> Result<Response<Body>>
     where
         B: http_body::Body<Data = bytes::Bytes>,
         B::Error: Into<BoxError>,
     {
-        let query = Query::parse(request.uri().query());
-        let route = request::route(request.method(), request.uri().path(), &query);
         // OpenAPI documents and metrics negotiate media types of their own.
         let format = match &route {
             Ok(Route::Metrics | Route::OpenApiV2 | Route::OpenApiV3Index | Route::OpenApiV3(_)) => {
@@ -425,8 +433,8 @@ impl RestApi {
             Verb::List => {
                 let options = ListOptions::parse(req.resource, &raw_list_options(query))?;
                 if format == ResponseFormat::Json {
-                    let bytes = self.registry.list_json(ctx, &collection, &options).await?;
-                    return Ok(codec::json_response(StatusCode::OK, bytes));
+                    let list = self.registry.list_json(ctx, &collection, &options).await?;
+                    return Ok(codec::list_response(list));
                 }
                 read(&self.registry.list(ctx, &collection, &options).await?)
             }

@@ -62,6 +62,25 @@ pub struct ResourceRequest {
     pub subresource: Option<String>,
 }
 
+/// A REST request's query and route, parsed once when it arrives and shared by the
+/// metrics labels and the dispatcher.
+#[derive(Debug)]
+pub struct Routed {
+    /// The query parameters.
+    pub query: Query,
+    /// Where the path and method lead (an error for no route).
+    pub route: Result<Route>,
+}
+
+impl Routed {
+    /// Parses `method` on `path?query`.
+    pub fn of(method: &Method, path: &str, query: Option<&str>) -> Self {
+        let query = Query::parse(query);
+        let route = route(method, path, &query);
+        Routed { query, route }
+    }
+}
+
 /// Decoded query parameters (the last value of a repeated key wins, as Go's
 /// `Query().Get` takes the first; clients never repeat these).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
