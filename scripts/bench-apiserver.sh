@@ -7,8 +7,9 @@
 # take them; mTLS, fsync on, a fresh data dir) and rudder-apiserver on it with the
 # flags `rudderadm up` gives it (kube-apiserver's names: RBAC and Node authorization,
 # service-account keys), runs `rudder-bench apiserver` with the admin kubeconfig
-# `rudderadm certs` wrote, and stops both. Targets alternate (etcd, rudder, etcd, ...)
-# so a slow spell of the machine hits both. `rudder-bench compare` then prints medians,
+# `rudderadm certs` wrote, and stops both. Targets alternate, every other round in
+# reverse (etcd, rudder, rudder, etcd, ...), so a slow spell of the machine hits both and
+# neither always runs second. `rudder-bench compare` then prints medians,
 # ratios, and issue 4's targets (mutating p99 < 25 ms, a 10,000-pod list from the
 # cache < 100 ms).
 #
@@ -108,7 +109,7 @@ start_cluster() {
 echo "bench-apiserver: ${targets[*]}; $ROUNDS round(s) of $DURATION phases; results in $OUT"
 echo "bench-apiserver: rudder-apiserver is $RUDDER_APISERVER ($(date -r "$RUDDER_APISERVER" '+built %F %T'))"
 for round in $(seq "$ROUNDS"); do
-  for target in "${targets[@]}"; do
+  for target in $(round_order "$round"); do
     name=$target-r$round
     dir=$work/$name
     mkdir -p "$dir"

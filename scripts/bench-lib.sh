@@ -41,3 +41,15 @@ free_port() {
     fi
   done
 }
+
+# round_order ROUND: the targets in the order round ROUND runs them, reversed every other
+# round, so that neither target always runs right after the other (whose data the disk
+# may still be writing back).
+round_order() {
+  local i
+  if (( $1 % 2 )); then
+    printf '%s\n' "${targets[@]}"
+  else
+    for ((i = ${#targets[@]} - 1; i >= 0; i--)); do printf '%s\n' "${targets[i]}"; done
+  fi
+}

@@ -6,8 +6,8 @@
 # cluster of each target with the same flags (etcd's names: both take them), mTLS on the
 # client and peer ports with certificates from `rudderadm certs`, fsync on (the default of
 # both), fresh data dirs in a temp dir; runs `rudder-bench store` against it; and stops it.
-# Targets alternate (etcd, rudder, etcd, rudder, ...) so that a slow spell of the machine
-# hits both. `rudder-bench compare` then prints medians per cell, ratios and pass/fail.
+# Targets alternate, every other round in reverse (etcd, rudder, rudder, etcd, ...), so that
+# a slow spell of the machine hits both and neither always runs second. `rudder-bench compare` then prints medians per cell, ratios and pass/fail.
 #
 # Only orchestration lives here; the load, medians and table are rudder-bench's (Rust,
 # unit-tested). Every process started is killed on exit, whatever the exit.
@@ -106,7 +106,7 @@ echo "bench-store: ${targets[*]}; sizes $SIZES; $ROUNDS round(s) of $DURATION ph
 [[ " ${targets[*]} " == *" rudder "* ]] && echo "bench-store: rudder-store is $RUDDER_STORE ($(date -r "$RUDDER_STORE" '+built %F %T'))"
 for size in $SIZES; do
   for round in $(seq "$ROUNDS"); do
-    for target in "${targets[@]}"; do
+    for target in $(round_order "$round"); do
       name=$target-m$size-r$round
       dir=$work/$name
       mkdir -p "$dir"
