@@ -135,8 +135,9 @@ impl LogStore {
             acked_early: metrics.log_appends_acked_early.clone(),
             membership_index: None,
         };
-        let vote = store.get_meta(KEY_VOTE)?;
-        store.early = EarlyAck::new(own_id, vote, None);
+        if let Some(vote) = store.get_meta::<Vote>(KEY_VOTE)? {
+            store.early.vote_saved(&vote);
+        }
         store.reload_membership()?;
         Ok(store)
     }

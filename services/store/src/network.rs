@@ -240,19 +240,20 @@ impl PeerClient {
         &mut self,
         request: RaftRequest,
     ) -> Result<RaftReply, RPCError<NodeId, Member, E>> {
-        if self.appends.is_none() {
-            let (requests, rx) = mpsc::channel(1);
-            let replies = self
-                .client()?
-                .append_entries(ReceiverStream::new(rx))
-                .await
-                .map_err(status_error)?
-                .into_inner();
-            self.appends = Some(AppendStream { requests, replies });
-        }
-        let Some(stream) = self.appends.as_mut() else {
-            return Err(unreachable("no append stream"));
+        let open = match self.appends.take() {
+            Some(open) => open,
+            None => {
+                let (requests, rx) = mpsc::channel(1);
+                let replies = self
+                    .client()?
+                    .append_entries(ReceiverStream::new(rx))
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                AppendStream { requests, replies }
+            }
         };
+        let stream = self.appends.insert(open);
         stream
             .requests
             .send(request)
