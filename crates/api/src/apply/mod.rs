@@ -363,7 +363,9 @@ pub fn apply(
         }
     }
     let entry = &mut entries[mine];
-    if entry.time.is_none() || merged != *live_object || entry.fields != last {
+    // Changes out of scope (a status apply's spec, which the status write drops) do
+    // not count: the object stays as it was, so its entry's time must too.
+    if entry.time.is_none() || !changed.is_empty() || !removed.is_empty() || entry.fields != last {
         entry.time = Some(writer.now.to_string());
     }
     entry.api_version = writer.api_version.to_string();

@@ -284,6 +284,40 @@ fn status_writes_own_only_status() {
 }
 
 #[test]
+fn reapplying_status_with_an_ignored_spec_keeps_the_entry_time() {
+    let live = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                      "spec": {"replicas": 1}});
+    let config = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                        "spec": {"replicas": 9}, "status": {"replicas": 2}});
+    let at = |now| Writer {
+        subresource: "status",
+        ..writer("ctl", now)
+    };
+    let mut stored = apply(
+        PatchType::Deployment,
+        Some(&live),
+        &config,
+        &at(T1),
+        false,
+        Scope::StatusOnly,
+    )
+    .unwrap();
+    // The status write keeps the stored spec.
+    stored["spec"] = live["spec"].clone();
+    let again = apply(
+        PatchType::Deployment,
+        Some(&stored),
+        &config,
+        &at(T2),
+        false,
+        Scope::StatusOnly,
+    )
+    .unwrap();
+    assert_eq!(entries(&again)[0].time.as_deref(), Some(T1));
+    assert_eq!(again["metadata"], stored["metadata"]);
+}
+
+#[test]
 fn update_entries_past_ten_fold_into_ancient_changes() {
     let mut object =
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}});
