@@ -6,6 +6,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use rudder_bench::commands::Cli;
 
+// mimalloc, as the servers use: the load generator shares their CPUs, so it should spend little.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -6,6 +6,10 @@ use rudder_apiserver::Config;
 use rudder_telemetry::TelemetryOptions;
 use tokio_util::sync::CancellationToken;
 
+// mimalloc: a request is many small JSON allocations, which glibc malloc serves slowly.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let config = match Config::from_args(std::env::args_os()) {
         Ok(Ok(config)) => config,
