@@ -3,19 +3,23 @@
 //! defaults its strategies add, such as a namespace's `kubernetes` finalizer).
 //!
 //! The typed functions work on `k8s-openapi` objects; [`apply`] does the same on
-//! an object's JSON for the API server, which keeps objects as JSON.
+//! an object's JSON for the API server, which keeps objects as JSON, and
+//! [`with_defaults`] lets validation share the typed form.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentStrategy, ReplicaSet, RollingUpdateDeployment,
 };
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    ClientIPConfig, Container, Endpoints, Namespace, NamespaceSpec, NamespaceStatus, Node, Pod,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Secret, Service,
-    SessionAffinityConfig,
+    ClientIPConfig, ConfigMap, Container, Endpoints, Namespace, NamespaceSpec, NamespaceStatus,
+    Node, Pod, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, Secret,
+    Service, ServiceAccount, SessionAffinityConfig,
 };
-use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{
+    ClusterRole, ClusterRoleBinding, Role, RoleBinding, RoleRef, Subject,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -321,34 +325,92 @@ fn decode_error(resource: &ResourceInfo, e: &serde_json::Error) -> Error {
     }
 }
 
-fn typed<T: Serialize + DeserializeOwned>(
-    resource: &ResourceInfo,
-    object: &mut Value,
-    f: fn(&mut T),
-) -> Result<(), Error> {
-    let mut t: T = decode(resource, object)?;
-    f(&mut t);
-    *object = serde_json::to_value(&t).map_err(|e| decode_error(resource, &e))?;
-    Ok(())
+/// A served kind and its defaults (upstream's `SetDefaults_<Kind>`). Kinds without
+/// any say so, and their JSON is then read as it is, never rewritten.
+pub trait Defaulted: Serialize + DeserializeOwned {
+    /// Whether the kind has defaults; only those go through their typed form and back.
+    const HAS_DEFAULTS: bool = true;
+
+    /// Fills the fields upstream defaults.
+    fn set_defaults(&mut self);
 }
 
-/// Defaults an object's JSON by its resource. The object goes through its typed
-/// form, so fields the type does not know are dropped (as upstream drops them).
-/// Kinds with no defaults are left untouched. A body that does not decode as the
-/// kind is an error (400).
+macro_rules! defaulted {
+    ($($t:ty => $f:path),* $(,)?) => {
+        $(impl Defaulted for $t {
+            fn set_defaults(&mut self) {
+                $f(self)
+            }
+        })*
+    };
+}
+
+defaulted! {
+    Pod => pod,
+    Service => service,
+    Namespace => namespace,
+    Secret => secret,
+    Node => node,
+    Endpoints => endpoints,
+    Deployment => deployment,
+    ReplicaSet => replica_set,
+    RoleBinding => role_binding,
+    ClusterRoleBinding => cluster_role_binding,
+}
+
+macro_rules! without_defaults {
+    ($($t:ty),* $(,)?) => {
+        $(impl Defaulted for $t {
+            const HAS_DEFAULTS: bool = false;
+
+            fn set_defaults(&mut self) {}
+        })*
+    };
+}
+
+without_defaults!(ConfigMap, ServiceAccount, Lease, Role, ClusterRole);
+
+/// Runs `check` on the typed, defaulted form of `object`, and leaves `object` the
+/// defaulted JSON of that form (so fields the type does not know are dropped, as
+/// upstream drops them). Defaulting and validation share this one decode: decoding
+/// a pod is much of the CPU an update costs. A kind without defaults is only
+/// decoded, its JSON left as it is. A body that does not decode as the kind is an
+/// error (400), and leaves `object` null.
+pub fn with_defaults<T: Defaulted, R>(
+    resource: &ResourceInfo,
+    object: &mut Value,
+    check: impl FnOnce(&T) -> Result<R, Error>,
+) -> Result<R, Error> {
+    if !T::HAS_DEFAULTS {
+        return check(&decode(resource, object)?);
+    }
+    // Consumed, not borrowed: its strings move into the typed form instead of being copied.
+    let mut typed: T =
+        serde_json::from_value(object.take()).map_err(|e| decode_error(resource, &e))?;
+    typed.set_defaults();
+    let checked = check(&typed);
+    *object = serde_json::to_value(&typed).map_err(|e| decode_error(resource, &e))?;
+    checked
+}
+
+/// Defaults an object's JSON by its resource (see [`with_defaults`]); kinds with no
+/// defaults are left untouched.
 pub fn apply(resource: &ResourceInfo, object: &mut Value) -> Result<(), Error> {
+    fn typed<T: Defaulted>(resource: &ResourceInfo, object: &mut Value) -> Result<(), Error> {
+        with_defaults::<T, ()>(resource, object, |_| Ok(()))
+    }
     match (resource.group, resource.kind) {
-        ("", "Pod") => typed(resource, object, pod),
-        ("", "Service") => typed(resource, object, service),
-        ("", "Namespace") => typed(resource, object, namespace),
-        ("", "Secret") => typed(resource, object, secret),
-        ("", "Node") => typed(resource, object, node),
-        ("", "Endpoints") => typed(resource, object, endpoints),
-        ("apps", "Deployment") => typed(resource, object, deployment),
-        ("apps", "ReplicaSet") => typed(resource, object, replica_set),
-        ("rbac.authorization.k8s.io", "RoleBinding") => typed(resource, object, role_binding),
+        ("", "Pod") => typed::<Pod>(resource, object),
+        ("", "Service") => typed::<Service>(resource, object),
+        ("", "Namespace") => typed::<Namespace>(resource, object),
+        ("", "Secret") => typed::<Secret>(resource, object),
+        ("", "Node") => typed::<Node>(resource, object),
+        ("", "Endpoints") => typed::<Endpoints>(resource, object),
+        ("apps", "Deployment") => typed::<Deployment>(resource, object),
+        ("apps", "ReplicaSet") => typed::<ReplicaSet>(resource, object),
+        ("rbac.authorization.k8s.io", "RoleBinding") => typed::<RoleBinding>(resource, object),
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
-            typed(resource, object, cluster_role_binding)
+            typed::<ClusterRoleBinding>(resource, object)
         }
         _ => Ok(()),
     }

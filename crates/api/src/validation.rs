@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
-use crate::defaults::decode;
+use crate::defaults::{decode, with_defaults};
 use crate::error::Error;
 use crate::naming::{
     is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
@@ -1666,43 +1666,54 @@ fn generic_meta(resource: &ResourceInfo, object: &Value) -> Result<FieldErrors, 
     Ok(errs)
 }
 
-/// Validates an object's JSON on create, by resource. Call after defaulting.
-/// A body that does not decode as the kind is an `Err` (400), not a field error.
-pub fn validate_create(resource: &ResourceInfo, object: &Value) -> Result<FieldErrors, Error> {
+/// Defaults a new object's JSON and validates it, by resource, through one typed
+/// decode (see [`defaults::with_defaults`]). A body that does not decode as the
+/// kind is an `Err` (400), not a field error.
+pub fn default_and_validate_create(
+    resource: &ResourceInfo,
+    object: &mut Value,
+) -> Result<FieldErrors, Error> {
+    macro_rules! create {
+        ($t:ty, $f:expr) => {
+            with_defaults(resource, object, |n: &$t| Ok($f(n)))?
+        };
+    }
     Ok(match (resource.group, resource.kind) {
-        ("", "Pod") => pod(&decode(resource, object)?),
-        ("", "Service") => service(&decode(resource, object)?),
-        ("", "Namespace") => namespace(&decode(resource, object)?),
-        ("", "ConfigMap") => config_map(&decode(resource, object)?),
-        ("", "Secret") => secret(&decode(resource, object)?),
-        ("", "ServiceAccount") => service_account(&decode(resource, object)?),
-        ("", "Node") => node(&decode(resource, object)?),
-        ("", "Endpoints") => endpoints(&decode(resource, object)?),
-        ("apps", "Deployment") => deployment(&decode(resource, object)?),
-        ("apps", "ReplicaSet") => replica_set(&decode(resource, object)?),
-        ("coordination.k8s.io", "Lease") => lease(&decode(resource, object)?),
-        ("rbac.authorization.k8s.io", "Role") => role(&decode(resource, object)?),
-        ("rbac.authorization.k8s.io", "ClusterRole") => cluster_role(&decode(resource, object)?),
-        ("rbac.authorization.k8s.io", "RoleBinding") => role_binding(&decode(resource, object)?),
+        ("", "Pod") => create!(Pod, pod),
+        ("", "Service") => create!(Service, service),
+        ("", "Namespace") => create!(Namespace, namespace),
+        ("", "ConfigMap") => create!(ConfigMap, config_map),
+        ("", "Secret") => create!(Secret, secret),
+        ("", "ServiceAccount") => create!(ServiceAccount, service_account),
+        ("", "Node") => create!(Node, node),
+        ("", "Endpoints") => create!(Endpoints, endpoints),
+        ("apps", "Deployment") => create!(Deployment, deployment),
+        ("apps", "ReplicaSet") => create!(ReplicaSet, replica_set),
+        ("coordination.k8s.io", "Lease") => create!(Lease, lease),
+        ("rbac.authorization.k8s.io", "Role") => create!(Role, role),
+        ("rbac.authorization.k8s.io", "ClusterRole") => create!(ClusterRole, cluster_role),
+        ("rbac.authorization.k8s.io", "RoleBinding") => create!(RoleBinding, role_binding),
         ("rbac.authorization.k8s.io", "ClusterRoleBinding") => {
-            cluster_role_binding(&decode(resource, object)?)
+            create!(ClusterRoleBinding, cluster_role_binding)
         }
         _ => generic_meta(resource, object)?,
     })
 }
 
-/// Validates an update of an object's JSON against the stored one, by resource.
-pub fn validate_update(
+/// Defaults an updated object's JSON and validates it against the stored one, by
+/// resource; the new object is decoded once (see [`defaults::with_defaults`]).
+pub fn default_and_validate_update(
     resource: &ResourceInfo,
-    new: &Value,
+    new: &mut Value,
     old: &Value,
 ) -> Result<FieldErrors, Error> {
     macro_rules! upd {
-        ($t:ty, $f:expr) => {{
-            let n: $t = decode(resource, new)?;
-            let o: $t = decode(resource, old)?;
-            $f(&n, &o)
-        }};
+        ($t:ty, $f:expr) => {
+            with_defaults(resource, new, |n: &$t| {
+                let o: $t = decode(resource, old)?;
+                Ok($f(n, &o))
+            })?
+        };
     }
     macro_rules! gen_upd {
         ($t:ty, $create:expr) => {

@@ -52,11 +52,13 @@ fn messages(errs: &[FieldError]) -> Vec<String> {
 }
 
 fn create(resource: &str, obj: &Value) -> Vec<String> {
-    messages(&validate_create(resolve(resource).unwrap(), obj).unwrap())
+    messages(&default_and_validate_create(resolve(resource).unwrap(), &mut obj.clone()).unwrap())
 }
 
 fn update(resource: &str, new: &Value, old: &Value) -> Vec<String> {
-    messages(&validate_update(resolve(resource).unwrap(), new, old).unwrap())
+    messages(
+        &default_and_validate_update(resolve(resource).unwrap(), &mut new.clone(), old).unwrap(),
+    )
 }
 
 const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
@@ -159,7 +161,7 @@ fn pod_errors_match_upstream() {
 #[test]
 fn invalid_status_reads_like_kubectl() {
     let p = pod_b("Web").container("nginx", "nginx").build();
-    let errs = validate_create(resolve("pods").unwrap(), &p).unwrap();
+    let errs = default_and_validate_create(resolve("pods").unwrap(), &mut p.clone()).unwrap();
     let s = status::invalid(resolve("pods").unwrap(), "Web", &errs);
     assert_eq!(
         s.message.unwrap(),
@@ -590,9 +592,9 @@ fn other_kinds() {
 
 #[test]
 fn undecodable_bodies_are_errors() {
-    let err = validate_create(
+    let err = default_and_validate_create(
         resolve("pods").unwrap(),
-        &json!({"spec": {"containers": 5}}),
+        &mut json!({"spec": {"containers": 5}}),
     )
     .unwrap_err();
     assert!(
@@ -600,8 +602,13 @@ fn undecodable_bodies_are_errors() {
             .starts_with("Pod in version \"v1\" cannot be handled as a Pod: "),
         "{err}"
     );
-    assert!(validate_create(resolve("cm").unwrap(), &json!({"metadata": "x"})).is_err());
-    assert!(validate_update(resolve("deploy").unwrap(), &json!({}), &json!([])).is_err());
+    assert!(
+        default_and_validate_create(resolve("cm").unwrap(), &mut json!({"metadata": "x"})).is_err()
+    );
+    assert!(
+        default_and_validate_update(resolve("deploy").unwrap(), &mut json!({}), &json!([]))
+            .is_err()
+    );
 }
 
 /// Deterministic garbage objects through defaulting and validation for every
@@ -690,10 +697,10 @@ fn garbage_never_panics() {
             if defaults::apply(r, &mut a2).is_ok() {
                 decoded += 1;
             }
-            if let Ok(errs) = validate_create(r, &a2) {
+            if let Ok(errs) = default_and_validate_create(r, &mut a2.clone()) {
                 let _ = status::invalid(r, "x", &errs);
             }
-            let _ = validate_update(r, &a2, &b);
+            let _ = default_and_validate_update(r, &mut a2, &b);
         }
     }
     assert!(

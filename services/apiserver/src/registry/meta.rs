@@ -3,7 +3,6 @@
 //! status reset), update (immutable metadata kept, generation bumped on spec change,
 //! status only through the status subresource) and the store encoding.
 
-use rudder_api::defaults;
 use rudder_api::resource::ResourceInfo;
 use rudder_api::validation::{self, FieldError};
 use serde_json::{Map, Value, json};
@@ -230,8 +229,7 @@ fn invalid(resource: &'static ResourceInfo, object: &Value, errors: Vec<FieldErr
 /// Defaults and validates a new object with rudder_api's rules (422 with field
 /// causes; 400 when the body does not decode as the kind).
 fn default_and_validate_create(resource: &'static ResourceInfo, object: &mut Value) -> Result<()> {
-    defaults::apply(resource, object)?;
-    let errors = validation::validate_create(resource, object)?;
+    let errors = validation::default_and_validate_create(resource, object)?;
     invalid(resource, object, errors)
 }
 
@@ -241,8 +239,7 @@ fn default_and_validate_update(
     object: &mut Value,
     old: &Value,
 ) -> Result<()> {
-    defaults::apply(resource, object)?;
-    let errors = validation::validate_update(resource, object, old)?;
+    let errors = validation::default_and_validate_update(resource, object, old)?;
     invalid(resource, object, errors)
 }
 
@@ -307,16 +304,17 @@ pub fn prepare_create(
 }
 
 /// Everything of an object but `metadata` and `status`: what a generation tracks.
-fn desired_state(object: &Value) -> Map<String, Value> {
+fn same_desired_state(a: &Value, b: &Value) -> bool {
+    // Compared in place: collecting copies of both objects cost more than the compare.
+    desired_state(a).eq(desired_state(b))
+}
+
+fn desired_state(object: &Value) -> impl Iterator<Item = (&String, &Value)> {
     object
         .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| !matches!(k.as_str(), "metadata" | "status"))
 }
 
 /// Prepares a body for update of `old` (which carries its resourceVersion): server-
@@ -380,16 +378,15 @@ pub fn prepare_update(
             }
         }
     }
-    // Defaulting first, so that a body relying on defaults is not a spec change.
-    defaults::apply(resource, &mut object)?;
-    if tracks_generation(resource) && desired_state(&object) != desired_state(old) {
+    default_and_validate_update(resource, &mut object, old)?;
+    // After defaulting, so that a body relying on defaults is not a spec change.
+    if tracks_generation(resource) && !same_desired_state(&object, old) {
         let generation = old
             .pointer("/metadata/generation")
             .and_then(Value::as_i64)
             .unwrap_or(0);
         metadata_mut(&mut object)?.insert("generation".into(), json!(generation + 1));
     }
-    default_and_validate_update(resource, &mut object, old)?;
     Ok(object)
 }
 
@@ -631,7 +628,7 @@ mod tests {
                          "creationTimestamp": "2026-01-01T00:00:00Z", "resourceVersion": "10"},
             "spec": deploy_spec(1), "status": {"replicas": 1}});
         let mut old = old;
-        defaults::apply(deploy, &mut old).unwrap();
+        rudder_api::defaults::apply(deploy, &mut old).unwrap();
         let body = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "uid": "forged", "generation": 99, "labels": {"x": "y"}, "resourceVersion": "10"},
             "spec": deploy_spec(2), "status": {"replicas": 50}});

@@ -15,6 +15,8 @@ mod server_side_apply;
 mod service_alloc;
 pub mod strict;
 
+use std::sync::Arc;
+
 use rudder_api::apply;
 use rudder_api::keys;
 use rudder_api::resource::ResourceInfo;
@@ -564,17 +566,23 @@ impl Registry {
         expected: Option<i64>,
         first: bool,
         options: &WriteOptions,
-    ) -> Result<((Value, i64), Basis)> {
+    ) -> Result<((Arc<Value>, i64), Basis)> {
         if first
             && !options.dry_run
             && let Some(current) = self.cached_current(r, expected).await
         {
             return Ok((current, Basis::Cache));
         }
-        Ok((self.read(r).await?, Basis::Store))
+        let (object, revision) = self.read(r).await?;
+        Ok(((Arc::new(object), revision), Basis::Store))
     }
 
-    async fn cached_current(&self, r: &ObjectRef, expected: Option<i64>) -> Option<(Value, i64)> {
+    /// The cache's shared copy, not a clone: a write only reads the current object.
+    async fn cached_current(
+        &self,
+        r: &ObjectRef,
+        expected: Option<i64>,
+    ) -> Option<(Arc<Value>, i64)> {
         let cache = self.caches.as_ref()?.get(r.resource)?;
         let key = key_of(r).ok()?;
         let object = match expected {
@@ -586,7 +594,7 @@ impl Registry {
         if expected.is_some_and(|e| e != revision) {
             return None;
         }
-        Some(((*object).clone(), revision))
+        Some((object, revision))
     }
 
     /// `get`: one object (or its status subresource, which is the whole object).
@@ -1021,12 +1029,14 @@ impl Registry {
         for attempt in 0..MAX_RETRIES {
             let ((old, current), basis) =
                 self.read_for_write(r, None, attempt == 0, options).await?;
+            let scale_base;
             let base = if is_scale(r) {
-                scale::to_scale(&old)
+                scale_base = scale::to_scale(&old);
+                &scale_base
             } else {
-                old.clone()
+                &*old
             };
-            let mut patched = change(&base, r.resource)?;
+            let mut patched = change(base, r.resource)?;
             if !patched.is_object() {
                 return Err(Error::BadRequest(
                     "the patched object is not a JSON object".into(),
@@ -1076,7 +1086,7 @@ impl Registry {
         r: &ObjectRef,
         key: &str,
         body: Value,
-        ((old, current), basis): ((Value, i64), Basis),
+        ((old, current), basis): ((Arc<Value>, i64), Basis),
         options: &WriteOptions,
         ownership: Ownership<'_>,
     ) -> Result<Option<Value>> {
@@ -1109,7 +1119,7 @@ impl Registry {
         }
         if meta::same_content(&object, &old) {
             // Nothing to write: answer with the stored object, so it must be the store's.
-            return Ok((basis == Basis::Store).then_some(old));
+            return Ok((basis == Basis::Store).then(|| Arc::unwrap_or_clone(old)));
         }
         self.admit(ctx, Verb::Update, r, Some(&mut object), Some(&old))
             .await?;

@@ -3,6 +3,8 @@
 //! also keeps managedFields and finds conflicts; this file reads, creates or
 //! compare-and-swaps through the registry's one write path.
 
+use std::sync::Arc;
+
 use rudder_api::apply;
 use rudder_api::patch::PatchType;
 use rudder_api::resource::ResourceInfo;
@@ -91,7 +93,7 @@ impl Registry {
                     target,
                     &key,
                     merged,
-                    ((old, current), Basis::Store),
+                    ((Arc::new(old), current), Basis::Store),
                     options,
                     Ownership::Applied,
                 )
