@@ -221,7 +221,9 @@ impl Session {
         if workloads.contains(&Workload::ListCache) || workloads.contains(&Workload::ListQuorum) {
             let started = Instant::now();
             let names: Vec<String> = (0..self.config.list_pods).map(pods::list_name).collect();
-            self.ensure_pods(&self.namespace(Workload::ListCache), names)
+            let namespace = self.namespace(Workload::ListCache);
+            self.ensure_pods(&namespace, names).await?;
+            self.await_cached_list(&namespace, self.config.list_pods)
                 .await?;
             progress(format!(
                 "{} pods to list ready in {:.1}s",
@@ -269,6 +271,42 @@ impl Session {
             done??;
         }
         Ok(())
+    }
+
+    /// Waits (up to `wait`) until a list from the cache holds `expected` pods: a
+    /// resourceVersion=0 list may lag the writes just made, and the cache-list phase
+    /// must measure lists of the whole namespace.
+    async fn await_cached_list(&self, namespace: &str, expected: usize) -> Result<()> {
+        let path = format!("{}?resourceVersion=0", pods::pods_path(namespace));
+        let deadline = Instant::now() + self.config.wait;
+        loop {
+            let answer = must(
+                &self.conns[0],
+                Method::GET,
+                &path,
+                None,
+                StatusCode::OK,
+                "listing pods from the cache",
+            )
+            .await?;
+            let held = pods::count_items(&answer.body).map_err(|reason| Error::Request {
+                what: format!("GET {path}"),
+                reason,
+            })?;
+            if held == expected {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Request {
+                    what: format!("GET {path}"),
+                    reason: format!(
+                        "the cache held {held} of {expected} pods after {:?}",
+                        self.config.wait
+                    ),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Runs one phase to its bound and reports what it achieved.
