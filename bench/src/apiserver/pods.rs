@@ -30,6 +30,18 @@ pub fn namespace(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 }
 
+/// `/api/v1/namespaces/<ns>/serviceaccounts`.
+pub fn service_accounts_path(namespace: &str) -> String {
+    format!("/api/v1/namespaces/{namespace}/serviceaccounts")
+}
+
+/// The `default` ServiceAccount the serviceaccount controller makes in every
+/// namespace, and that admission looks up for every pod created there.
+pub fn default_service_account(namespace: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ServiceAccount",
+           "metadata": {"name": "default", "namespace": namespace}})
+}
+
 /// A small pod as a Deployment would stamp it: one container with requests, labels,
 /// no node. About 1 KiB once the server has defaulted it.
 pub fn pod(namespace: &str, name: &str) -> Value {

@@ -192,19 +192,23 @@ impl Session {
         let mut namespaces: Vec<String> = workloads.iter().map(|&w| self.namespace(w)).collect();
         namespaces.dedup();
         for namespace in &namespaces {
-            let body = serde_json::to_vec(&pods::namespace(namespace)).unwrap_or_default();
-            let answer = must_send(
-                &self.conns[0],
-                Method::POST,
-                "/api/v1/namespaces",
-                Some(body),
-            )
-            .await?;
-            if answer.status != StatusCode::CREATED && answer.status != StatusCode::CONFLICT {
-                return Err(Error::Request {
-                    what: format!("creating namespace {namespace}"),
-                    reason: answer.expect(StatusCode::CREATED).unwrap_err(),
-                });
+            // As a cluster has them: a controller-manager would make the account.
+            let made = [
+                ("/api/v1/namespaces".to_string(), pods::namespace(namespace)),
+                (
+                    pods::service_accounts_path(namespace),
+                    pods::default_service_account(namespace),
+                ),
+            ];
+            for (path, object) in made {
+                let body = serde_json::to_vec(&object).unwrap_or_default();
+                let answer = must_send(&self.conns[0], Method::POST, &path, Some(body)).await?;
+                if answer.status != StatusCode::CREATED && answer.status != StatusCode::CONFLICT {
+                    return Err(Error::Request {
+                        what: format!("POST {path} in {namespace}"),
+                        reason: answer.expect(StatusCode::CREATED).unwrap_err(),
+                    });
+                }
             }
         }
         if workloads.contains(&Workload::Get) || workloads.contains(&Workload::Update) {
