@@ -11,7 +11,7 @@ use rudder_pki::TlsPaths;
 use rudder_telemetry::LogFormat;
 
 use crate::error::{Error, Result};
-use crate::node::RaftSettings;
+use crate::node::{DEFAULT_SNAPSHOT_COUNT, RaftSettings};
 use crate::types::{NodeId, node_id_of};
 
 /// Command-line flags, named as etcd's.
@@ -96,8 +96,9 @@ pub struct Flags {
     /// URLs to serve /metrics and /healthz on (plain HTTP, loopback only).
     #[arg(long, env = "ETCD_LISTEN_METRICS_URLS")]
     pub listen_metrics_urls: Option<String>,
-    /// Applied entries between two raft snapshots.
-    #[arg(long, env = "ETCD_SNAPSHOT_COUNT", default_value_t = 10_000)]
+    /// Applied entries between two raft snapshots. etcd's default since 3.2: a snapshot
+    /// dumps the whole state, which at 10,000 took a core for seconds in every burst of writes.
+    #[arg(long, env = "ETCD_SNAPSHOT_COUNT", default_value_t = DEFAULT_SNAPSHOT_COUNT)]
     pub snapshot_count: u64,
     /// Raft heartbeat interval, in milliseconds.
     #[arg(long, env = "ETCD_HEARTBEAT_INTERVAL", default_value_t = 100)]

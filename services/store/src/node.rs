@@ -27,6 +27,9 @@ const PUBLISH_RETRY: Duration = Duration::from_millis(200);
 const READ_INDEX_RETRY: Duration = Duration::from_millis(10);
 
 /// Timing and snapshot settings for raft, from etcd's flags.
+/// Applied entries between two snapshots unless `--snapshot-count` says otherwise (etcd's default).
+pub const DEFAULT_SNAPSHOT_COUNT: u64 = 100_000;
+
 #[derive(Debug, Clone)]
 pub struct RaftSettings {
     pub heartbeat_ms: u64,
@@ -40,7 +43,7 @@ impl Default for RaftSettings {
         Self {
             heartbeat_ms: 100,
             election_timeout_ms: 1000,
-            snapshot_count: 10_000,
+            snapshot_count: DEFAULT_SNAPSHOT_COUNT,
         }
     }
 }
