@@ -7,7 +7,8 @@
 # client and peer ports with certificates from `rudderadm certs`, fsync on (the default of
 # both), fresh data dirs in a temp dir; runs `rudder-bench store` against it; and stops it.
 # Targets alternate, every other round in reverse (etcd, rudder, rudder, etcd, ...), so that
-# a slow spell of the machine hits both and neither always runs second. `rudder-bench compare` then prints medians per cell, ratios and pass/fail.
+# a slow spell of the machine hits both and neither always runs second. `rudder-bench
+# compare` then prints medians per cell, ratios and pass/fail.
 #
 # Only orchestration lives here; the load, medians and table are rudder-bench's (Rust,
 # unit-tested). Every process started is killed on exit, whatever the exit.

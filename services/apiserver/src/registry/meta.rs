@@ -303,12 +303,13 @@ pub fn prepare_create(
     Ok(object)
 }
 
-/// Everything of an object but `metadata` and `status`: what a generation tracks.
+/// Whether two objects want the same: a generation counts changes of this.
 fn same_desired_state(a: &Value, b: &Value) -> bool {
     // Compared in place: collecting copies of both objects cost more than the compare.
     desired_state(a).eq(desired_state(b))
 }
 
+/// Everything of an object but `metadata` and `status`: what a generation tracks.
 fn desired_state(object: &Value) -> impl Iterator<Item = (&String, &Value)> {
     object
         .as_object()
